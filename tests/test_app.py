@@ -1,0 +1,24 @@
+"""Every page opens through the app's navigation without an exception."""
+import pathlib
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_home_page_links_every_problem():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    for word in ("Adagrad", "range test", "AlexNet", "Cutout", "cached"):
+        assert word.lower() in text.lower()
+
+
+@pytest.mark.parametrize(
+    "page", ["home.py", "optimizers.py", "cyclical_lr.py", "architecture.py", "cutout.py", "runs.py"]
+)
+def test_page_opens_without_exception(page):
+    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert at.title, "every page has a title"
