@@ -1,0 +1,285 @@
+"""Experiments as data: one declarative spec per homework question, with presets.
+
+A :class:`Spec` says everything a run needs (model, data, optimizer, schedule,
+augmentation, epochs, batch size, seed) and is plain JSON, so it can be written
+into a run folder, shown on a page and read back by the worker process.
+
+Presets:
+  - ``full``: exactly what the homework asks (hours on a CPU; minutes on a GPU);
+  - ``class``: a shortened version that runs in minutes on a laptop CPU,
+    clearly labelled as such wherever it is shown;
+  - ``smoke``: seconds, on tiny synthetic data, for tests.
+
+Nothing here imports Keras: pages build and validate specs instantly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+PRESETS = ("full", "class", "smoke")
+MAX_EPOCHS = 1000
+MAX_BATCH = 16384
+OPTIMIZERS = ("adagrad", "rmsprop", "rmsprop_nesterov", "adadelta", "adam", "sgd")
+METHODS = ("adagrad", "rmsprop", "rmsprop_nesterov", "adadelta", "adam")  # the five of Problem 1
+METHOD_LABELS = {
+    "adagrad": "Adagrad", "rmsprop": "RMSProp", "rmsprop_nesterov": "RMSProp + Nesterov",
+    "adadelta": "AdaDelta", "adam": "Adam", "sgd": "SGD + momentum",
+}
+MODELS = ("mlp", "mini_googlenet", "resnet_v1")
+DATASETS = ("cifar10", "fashion_mnist", "synthetic_cifar10", "synthetic_fashion_mnist")
+PREPROCESSING = ("scale", "per_pixel_mean", "resize32")
+SCHEDULES = ("constant", "step_decay", "triangular", "triangular2", "exp_range", "range_test")
+AUGMENTATIONS = ("none", "standard", "batch_augment")
+
+
+class SpecError(ValueError):
+    """A spec with values a run cannot use; `.problems` lists them in words."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    experiment: str                      # e.g. "mlp_l2": which homework question
+    name: str                            # the run within it, e.g. "adam"
+    preset: str = "smoke"
+    dataset: str = "synthetic_cifar10"
+    preprocessing: str = "scale"
+    subset: int | None = None            # first n training samples per class
+    test_subset: int | None = None       # first n test samples per class
+    model: dict = dataclasses.field(default_factory=lambda: {"name": "mlp"})
+    optimizer: dict = dataclasses.field(default_factory=lambda: {"name": "adam", "learning_rate": 1e-3})
+    schedule: dict = dataclasses.field(default_factory=lambda: {"name": "constant"})
+    augment: dict = dataclasses.field(default_factory=lambda: {"name": "none"})
+    epochs: int = 2
+    batch_size: int = 32
+    seed: int = 0
+    stop: dict = dataclasses.field(default_factory=dict)   # {"val_accuracy": 0.92} / {"patience": 5}
+    validate: bool = True                # evaluate on the test set after each epoch
+    log_every: int = 20                  # batches between batch-level metric lines
+    steps_per_execution: int = 1         # >1 batches per compiled call (GPU recipe)
+    notes: str = ""                      # shown with the run, e.g. what a preset shortened
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Spec":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - fields)
+        if unknown:
+            raise SpecError([f"unknown field(s) {', '.join(unknown)}"])
+        spec = cls(**d)
+        problems = spec.problems()
+        if problems:
+            raise SpecError(problems)
+        return spec
+
+    def replace(self, **changes) -> "Spec":
+        """A validated copy with some fields changed (nested dicts are merged)."""
+        d = self.to_dict()
+        for key, value in changes.items():
+            d[key] = {**d[key], **value} if isinstance(d.get(key), dict) and isinstance(value, dict) else value
+        return Spec.from_dict(d)
+
+    @property
+    def label(self) -> str:
+        return f"{self.experiment}/{self.name} ({self.preset})"
+
+    def problems(self) -> list[str]:
+        """Everything wrong with this spec, in words a student understands."""
+        p = []
+        if self.preset not in PRESETS:
+            p.append(f"preset must be one of {', '.join(PRESETS)}, not {self.preset!r}")
+        if self.dataset not in DATASETS:
+            p.append(f"unknown data set {self.dataset!r}")
+        if self.preprocessing not in PREPROCESSING:
+            p.append(f"unknown preprocessing {self.preprocessing!r}")
+        for field in ("subset", "test_subset"):
+            v = getattr(self, field)
+            if v is not None and (not isinstance(v, int) or v < 1):
+                p.append(f"{field} must be a positive number of samples per class (or empty for all)")
+        if self.model.get("name") not in MODELS:
+            p.append(f"unknown model {self.model.get('name')!r}; choose one of {', '.join(MODELS)}")
+        if self.model.get("name") == "resnet_v1":
+            depth = self.model.get("depth", 44)
+            if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+                p.append(f"ResNet depth must be 6n+2 (20, 32, 44, 56, 110), not {depth}")
+        name = self.optimizer.get("name")
+        if name not in OPTIMIZERS:
+            p.append(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        lr = self.optimizer.get("learning_rate")
+        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+            p.append(f"the learning rate must be a positive number, not {lr!r}")
+        for key in ("max_lr", "base_lr", "lr_start", "lr_end"):
+            v = self.schedule.get(key)
+            if v is not None and (not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0):
+                p.append(f"schedule {key} must be a positive number, not {v!r}")
+        if self.schedule.get("name") not in SCHEDULES:
+            p.append(f"unknown schedule {self.schedule.get('name')!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.augment.get("name") not in AUGMENTATIONS:
+            p.append(f"unknown augmentation {self.augment.get('name')!r}")
+        m = self.augment.get("M", 1)
+        if not isinstance(m, int) or not 1 <= m <= 32:
+            p.append(f"M (cutout copies per sample) must be a whole number from 1 to 32, not {m!r}")
+        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
+            p.append(f"epochs must be a whole number from 1 to {MAX_EPOCHS}, not {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH:
+            p.append(f"batch size must be a whole number from 1 to {MAX_BATCH}, not {self.batch_size!r}")
+        if not isinstance(self.seed, int):
+            p.append("seed must be a whole number")
+        if not isinstance(self.log_every, int) or self.log_every < 1:
+            p.append("log_every must be a positive whole number of batches")
+        if not isinstance(self.steps_per_execution, int) or self.steps_per_execution < 1:
+            p.append("steps_per_execution must be a positive whole number")
+        return p
+
+
+# --- The catalogue: one builder per homework question --------------------------------------
+#
+# Each builder returns the list of runs for a preset. Shortened presets say what
+# they shortened in `notes`, and the pages show it next to every number.
+
+MLP_SIZES = {
+    # preset: (dataset, subset per class, test subset per class, epochs, batch size)
+    "full": ("cifar10", None, None, 200, 128),
+    "class": ("cifar10", 500, 100, 15, 128),
+    "smoke": ("synthetic_cifar10", None, None, 2, 32),
+}
+
+# Each method at its usual default (Keras's defaults, the values the notebook ran).
+MLP_DEFAULTS = {
+    "adagrad": {"learning_rate": 0.001},
+    "rmsprop": {"learning_rate": 0.001, "rho": 0.9},
+    "rmsprop_nesterov": {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.9},
+    "adadelta": {"learning_rate": 1.0, "rho": 0.95},
+    "adam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999},
+}
+
+
+def _shortened(preset: str, what: str) -> str:
+    return "" if preset == "full" else f"{preset} preset: {what} (the homework asks for more)"
+
+
+def mlp_runs(preset: str, regularizer: str, methods=METHODS, batch_size: int | None = None,
+             l2: float = 5e-4, hparams: dict | None = None) -> list[Spec]:
+    """Problem 1.2 (regularizer='l2') and 1.3 ('dropout'): the MLP with each method."""
+    dataset, subset, test_subset, epochs, batch = MLP_SIZES[preset]
+    model = {"name": "mlp", "regularizer": regularizer}
+    if regularizer == "l2":
+        model["l2"] = l2
+    return [
+        Spec.from_dict(dict(
+            experiment=f"mlp_{regularizer}", name=method, preset=preset, dataset=dataset,
+            preprocessing="scale", subset=subset, test_subset=test_subset, model=model,
+            optimizer={"name": method, **MLP_DEFAULTS[method], **(hparams or {}).get(method, {})},
+            epochs=epochs, batch_size=batch_size or batch, seed=0,
+            notes=_shortened(preset, f"{epochs} epochs on {subset or 'all'} images per class"),
+        ))
+        for method in methods
+    ]
+
+
+RESNET_SIZES = {
+    # preset: (dataset, subset, test subset, max epochs, depth)
+    "full": ("cifar10", None, None, 100, 44),
+    "class": ("cifar10", 100, 50, 8, 44),
+    "smoke": ("synthetic_cifar10", None, None, 2, 8),
+}
+
+
+def resnet_runs(preset: str, Ms=(1,), shortcut: str = "A", target: float = 0.92) -> list[Spec]:
+    """Problem 4.2 (M=1: He et al.'s simple augmentation) and 4.3 (M cutout copies per sample)."""
+    dataset, subset, test_subset, epochs, depth = RESNET_SIZES[preset]
+    batch = 64 if preset != "smoke" else 16
+    n_train = 50000 if subset is None else 10 * subset
+    if preset == "smoke":
+        n_train = 256
+    # He et al.: lr 0.1, ÷10 at 32k and 48k iterations (of 64k). Shortened presets
+    # keep the same fractions of their own length.
+    total = epochs * math.ceil(n_train / batch)
+    marks = [32000, 48000] if preset == "full" else [int(total * 0.5), int(total * 0.75)]
+    runs = []
+    for M in Ms:
+        augment = {"name": "standard"} if M == 1 else {"name": "batch_augment", "M": M, "cutout": 16}
+        runs.append(Spec.from_dict(dict(
+            experiment="resnet" if M == 1 else "batch_augmentation", name=f"M{M}", preset=preset,
+            dataset=dataset, preprocessing="per_pixel_mean", subset=subset, test_subset=test_subset,
+            model={"name": "resnet_v1", "depth": depth, "shortcut": shortcut},
+            optimizer={"name": "sgd", "learning_rate": 0.1, "momentum": 0.9},
+            schedule={"name": "step_decay", "boundaries": marks, "factor": 0.1},
+            augment=augment, epochs=epochs, batch_size=batch, seed=0,
+            stop={"val_accuracy": target}, log_every=50,
+            notes=_shortened(preset, f"ResNet-{depth}, {epochs} epochs on {subset or 'all'} images per class"),
+        )))
+    return runs
+
+
+FASHION_SIZES = {
+    # preset: (dataset, subset, test subset, batch)
+    "full": ("fashion_mnist", None, None, 64),
+    "class": ("fashion_mnist", 100, 50, 64),
+    "smoke": ("synthetic_fashion_mnist", 6, 4, 32),   # MiniGoogLeNet is ~20 images/s on 2 CPU cores
+}
+
+
+def range_test_runs(preset: str, lr_start: float = 1e-9, lr_end: float = 10.0, candidates: int = 10,
+                    mode: str = "steps") -> list[Spec]:
+    """Problem 2.1: LR range test. mode 'steps': `candidates` log-spaced rates, each for an
+    equal share of the iterations; 'sweep': a continuous exponential sweep."""
+    dataset, subset, test_subset, batch = FASHION_SIZES[preset]
+    epochs = {"full": 5, "class": 5, "smoke": 1}[preset]
+    return [Spec.from_dict(dict(
+        experiment="range_test", name=mode, preset=preset, dataset=dataset, preprocessing="resize32",
+        subset=subset, test_subset=test_subset, model={"name": "mini_googlenet"},
+        optimizer={"name": "sgd", "learning_rate": lr_start, "momentum": 0.9},
+        schedule={"name": "range_test", "lr_start": lr_start, "lr_end": lr_end,
+                  "candidates": candidates, "mode": mode},
+        epochs=epochs, batch_size=batch, seed=0, validate=False, log_every=5,
+        notes=_shortened(preset, f"{subset} images per class"),
+    ))]
+
+
+def clr_runs(preset: str, lr_min: float, lr_max: float, gamma: float = 0.99994,
+             step_epochs: float = 4.0) -> list[Spec]:
+    """Problem 2.2: exp_range CLR between lr_min and lr_max, batch 64, to convergence
+    (stop when validation loss has not improved for 5 epochs; at most 60 epochs)."""
+    dataset, subset, test_subset, batch = FASHION_SIZES[preset]
+    epochs = {"full": 60, "class": 8, "smoke": 2}[preset]
+    n_train = 60000 if subset is None else 10 * subset
+    step_size = max(1, int(step_epochs * math.ceil(n_train / batch)))
+    return [Spec.from_dict(dict(
+        experiment="clr", name="exp_range", preset=preset, dataset=dataset, preprocessing="resize32",
+        subset=subset, test_subset=test_subset, model={"name": "mini_googlenet"},
+        optimizer={"name": "sgd", "learning_rate": lr_min, "momentum": 0.9},
+        schedule={"name": "exp_range", "base_lr": lr_min, "max_lr": lr_max,
+                  "step_size": step_size, "gamma": gamma},
+        epochs=epochs, batch_size=batch, seed=0, stop={"patience": 5, "monitor": "val_loss"},
+        notes=_shortened(preset, f"{epochs} epochs on {subset} images per class"),
+    ))]
+
+
+CATALOGUE = {
+    "mlp_l2": lambda preset: mlp_runs(preset, "l2"),
+    "mlp_dropout": lambda preset: mlp_runs(preset, "dropout"),
+    "resnet": lambda preset: resnet_runs(preset, Ms=(1,)),
+    "batch_augmentation": lambda preset: resnet_runs(preset, Ms=(2, 4, 8, 16)),
+    "range_test": lambda preset: range_test_runs(preset),
+    "clr": lambda preset: clr_runs(preset, lr_min=1e-3, lr_max=1e-1),
+}
+
+
+def catalogue(experiment: str, preset: str) -> list[Spec]:
+    """The runs of one experiment at one preset (the CLI and the GPU recipe use this)."""
+    if experiment not in CATALOGUE:
+        raise SpecError([f"unknown experiment {experiment!r}; choose one of {', '.join(CATALOGUE)}"])
+    if preset not in PRESETS:
+        raise SpecError([f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}"])
+    return CATALOGUE[experiment](preset)
