@@ -30,7 +30,7 @@ METHOD_LABELS = {
 MODELS = ("mlp", "mini_googlenet", "resnet_v1")
 DATASETS = ("cifar10", "fashion_mnist", "synthetic_cifar10", "synthetic_fashion_mnist")
 PREPROCESSING = ("scale", "per_pixel_mean", "resize32")
-SCHEDULES = ("constant", "step_decay", "triangular", "triangular2", "exp_range", "range_test")
+SCHEDULES = ("constant", "step_decay", "triangular", "triangular2", "exp_range", "range_test", "batch_growth")
 AUGMENTATIONS = ("none", "standard", "batch_augment")
 
 
@@ -210,7 +210,8 @@ def resnet_runs(preset: str, Ms=(1,), shortcut: str = "A", target: float = 0.92)
     for M in Ms:
         augment = {"name": "standard"} if M == 1 else {"name": "batch_augment", "M": M, "cutout": 16}
         runs.append(Spec.from_dict(dict(
-            experiment="resnet" if M == 1 else "batch_augmentation", name=f"M{M}", preset=preset,
+            experiment="resnet" if M == 1 else "batch_augmentation",
+            name=f"M{M}" if shortcut == "A" else f"M{M}_shortcut{shortcut}", preset=preset,
             dataset=dataset, preprocessing="per_pixel_mean", subset=subset, test_subset=test_subset,
             model={"name": "resnet_v1", "depth": depth, "shortcut": shortcut},
             optimizer={"name": "sgd", "learning_rate": 0.1, "momentum": 0.9},
@@ -224,45 +225,130 @@ def resnet_runs(preset: str, Ms=(1,), shortcut: str = "A", target: float = 0.92)
 
 FASHION_SIZES = {
     # preset: (dataset, subset, test subset, batch)
+    # MiniGoogLeNet trains at only ~10-20 images/s on the 2 shared CPU cores, so the class
+    # preset keeps 50 images per class (500, 8 iterations of 64 per epoch) and 20 per class
+    # for testing: each class run then takes about 5 minutes.
     "full": ("fashion_mnist", None, None, 64),
-    "class": ("fashion_mnist", 100, 50, 64),
-    "smoke": ("synthetic_fashion_mnist", 6, 4, 32),   # MiniGoogLeNet is ~20 images/s on 2 CPU cores
+    "class": ("fashion_mnist", 50, 20, 64),
+    "smoke": ("synthetic_fashion_mnist", 6, 4, 32),
+}
+FASHION_TRAIN = 60_000          # Fashion-MNIST's training images (full preset)
+
+
+def _fashion_train_size(preset: str) -> int:
+    subset = FASHION_SIZES[preset][1]
+    return FASHION_TRAIN if subset is None else 10 * subset
+
+
+RANGE_TEST_SIZES = {
+    # preset: (epochs, log_every)
+    "full": (5, 20),
+    "class": (5, 1),
+    "smoke": (1, 1),
 }
 
 
 def range_test_runs(preset: str, lr_start: float = 1e-9, lr_end: float = 10.0, candidates: int = 10,
-                    mode: str = "steps") -> list[Spec]:
-    """Problem 2.1: LR range test. mode 'steps': `candidates` log-spaced rates, each for an
-    equal share of the iterations; 'sweep': a continuous exponential sweep."""
+                    mode: str | tuple = ("steps", "sweep")) -> list[Spec]:
+    """Problem 2.1: LR range test, one run per mode. 'steps': `candidates` log-spaced rates,
+    each for an equal share of the iterations; 'sweep': a continuous exponential sweep."""
     dataset, subset, test_subset, batch = FASHION_SIZES[preset]
-    epochs = {"full": 5, "class": 5, "smoke": 1}[preset]
+    epochs, log_every = RANGE_TEST_SIZES[preset]
+    iterations = epochs * math.ceil(_fashion_train_size(preset) / batch)
+    modes = (mode,) if isinstance(mode, str) else tuple(mode)
     return [Spec.from_dict(dict(
-        experiment="range_test", name=mode, preset=preset, dataset=dataset, preprocessing="resize32",
+        experiment="range_test", name=m, preset=preset, dataset=dataset, preprocessing="resize32",
         subset=subset, test_subset=test_subset, model={"name": "mini_googlenet"},
         optimizer={"name": "sgd", "learning_rate": lr_start, "momentum": 0.9},
         schedule={"name": "range_test", "lr_start": lr_start, "lr_end": lr_end,
-                  "candidates": candidates, "mode": mode},
-        epochs=epochs, batch_size=batch, seed=0, validate=False, log_every=5,
-        notes=_shortened(preset, f"{subset} images per class"),
-    ))]
+                  "candidates": candidates, "mode": m},
+        epochs=epochs, batch_size=batch, seed=0, validate=False, log_every=log_every,
+        notes=_shortened(preset, f"{epochs} epochs on {subset} images per class, {iterations} iterations"
+                         + (f", {iterations // candidates} per candidate rate"
+                            if m == "steps" and iterations >= candidates else "")),
+    )) for m in modes]
 
 
-def clr_runs(preset: str, lr_min: float, lr_max: float, gamma: float = 0.99994,
-             step_epochs: float = 4.0) -> list[Spec]:
+CLR_SIZES = {
+    # preset: (max epochs, step size in epochs, gamma). The class preset shrinks the cycle and
+    # raises gamma's decay so that its 40 iterations still show cycles that fade, as the full
+    # run's 56 000 do (0.99994^56000 ≈ 0.92^40 ≈ 0.035).
+    "full": (60, 4.0, 0.99994),
+    "class": (5, 1.0, 0.92),
+    "smoke": (2, 1.0, 0.9),
+}
+CLR_LOG_EVERY = {"full": 20, "class": 2, "smoke": 1}
+CLR_PATIENCE = 5                # epochs without a better validation loss before the run stops
+
+
+def clr_runs(preset: str, lr_min: float, lr_max: float, gamma: float | None = None,
+             step_epochs: float | None = None) -> list[Spec]:
     """Problem 2.2: exp_range CLR between lr_min and lr_max, batch 64, to convergence
-    (stop when validation loss has not improved for 5 epochs; at most 60 epochs)."""
+    (stop when validation loss has not improved for 5 epochs; at most 60 epochs in full)."""
+    from dlcore import schedules
+
+    try:
+        schedules.check_cyclical(lr_min, lr_max, 1)
+    except ValueError as err:
+        raise SpecError([f"lr_min and lr_max: {err}"]) from None
     dataset, subset, test_subset, batch = FASHION_SIZES[preset]
-    epochs = {"full": 60, "class": 8, "smoke": 2}[preset]
-    n_train = 60000 if subset is None else 10 * subset
-    step_size = max(1, int(step_epochs * math.ceil(n_train / batch)))
+    epochs, default_step_epochs, default_gamma = CLR_SIZES[preset]
+    gamma = default_gamma if gamma is None else gamma
+    step_epochs = default_step_epochs if step_epochs is None else step_epochs
+    step_size = max(1, int(step_epochs * math.ceil(_fashion_train_size(preset) / batch)))
     return [Spec.from_dict(dict(
         experiment="clr", name="exp_range", preset=preset, dataset=dataset, preprocessing="resize32",
         subset=subset, test_subset=test_subset, model={"name": "mini_googlenet"},
         optimizer={"name": "sgd", "learning_rate": lr_min, "momentum": 0.9},
         schedule={"name": "exp_range", "base_lr": lr_min, "max_lr": lr_max,
                   "step_size": step_size, "gamma": gamma},
-        epochs=epochs, batch_size=batch, seed=0, stop={"patience": 5, "monitor": "val_loss"},
-        notes=_shortened(preset, f"{epochs} epochs on {subset} images per class"),
+        epochs=epochs, batch_size=batch, seed=0, stop={"patience": CLR_PATIENCE, "monitor": "val_loss"},
+        log_every=CLR_LOG_EVERY[preset],
+        notes=_shortened(preset, f"at most {epochs} epochs on {subset} images per class, "
+                                 f"step size {step_size} iterations, gamma {gamma}"),
+    ))]
+
+
+BATCH_GROWTH_SIZES = {
+    # preset: (start, stop, k, largest micro-batch). Full: the homework's 32 → 16384, with
+    # k = 100 updates per size (3.3 M samples, ~55 epochs, like the CLR run's ≤ 60); the class
+    # preset stops at 256 with a 64-sample memory limit, so 128 and 256 are still accumulated.
+    "full": (32, 16_384, 100, 512),
+    "class": (32, 256, 4, 64),
+    "smoke": (8, 32, 2, 8),
+}
+
+
+def batch_growth_runs(preset: str, lr_max: float = 0.1, k: int | None = None,
+                      max_micro_batch: int | None = None) -> list[Spec]:
+    """Problem 2.3: a fixed rate lr_max while the batch doubles every k updates.
+
+    One "epoch" of the run is one batch size (a phase of k updates, see
+    dlcore.accumulation), so the run has as many epochs as sizes, each
+    ending with a test-set evaluation and a checkpoint.
+    """
+    from dlcore import schedules
+
+    dataset, subset, test_subset, _ = FASHION_SIZES[preset]
+    start, stop, default_k, default_micro = BATCH_GROWTH_SIZES[preset]
+    k = default_k if k is None else k
+    max_micro_batch = default_micro if max_micro_batch is None else max_micro_batch
+    if not isinstance(k, int) or isinstance(k, bool):
+        raise SpecError([f"k must be a whole number of updates, not {k!r}"])
+    try:
+        phases = schedules.growth_phases(k, max_micro_batch, start, stop)
+    except ValueError as err:
+        raise SpecError([str(err)]) from None
+    samples = sum(p.batch_size * p.updates for p in phases)
+    return [Spec.from_dict(dict(
+        experiment="batch_growth", name="fixed_lr", preset=preset, dataset=dataset, preprocessing="resize32",
+        subset=subset, test_subset=test_subset, model={"name": "mini_googlenet"},
+        optimizer={"name": "sgd", "learning_rate": lr_max, "momentum": 0.9},
+        schedule={"name": "batch_growth", "start": start, "stop": stop, "factor": 2, "k": k,
+                  "max_micro_batch": max_micro_batch},
+        epochs=len(phases), batch_size=start, seed=0, log_every=1 if preset != "full" else 10,
+        notes=_shortened(preset, f"batch {start} → {stop} on {subset} images per class, k = {k}, "
+                                 f"memory limit {max_micro_batch} ({samples} samples in all)"),
     ))]
 
 
@@ -273,6 +359,7 @@ CATALOGUE = {
     "batch_augmentation": lambda preset: resnet_runs(preset, Ms=(2, 4, 8, 16)),
     "range_test": lambda preset: range_test_runs(preset),
     "clr": lambda preset: clr_runs(preset, lr_min=1e-3, lr_max=1e-1),
+    "batch_growth": lambda preset: batch_growth_runs(preset, lr_max=1e-1),
 }
 
 

@@ -10,7 +10,9 @@
   CIFAR nets) or B (1×1 projection, as the keras-io code the notebook used).
 
 Arguments are the papers' hyper-parameters, and builders validate them with a
-message that says why. Everything uses `keras.layers`/`keras.ops` only, so the
+message that says why. The softmax layers compute in float32 whatever the
+global precision policy (mixed_bfloat16 on a GPU), as Keras recommends.
+Everything uses `keras.layers`/`keras.ops` only, so the
 models run on the TensorFlow and JAX backends alike.
 """
 from __future__ import annotations
@@ -36,7 +38,7 @@ def mlp(regularizer: str = "l2", l2: float = 5e-4, input_shape=(32, 32, 3),
                          kernel_regularizer=reg)(x)
         if regularizer == "dropout":
             x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=f"mlp_{regularizer}")
 
 
@@ -71,7 +73,7 @@ def mini_googlenet(input_shape=(32, 32, 1), num_classes: int = NUM_CLASSES) -> k
     x = _inception(x, 176, 160)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="mini_googlenet")
 
 
@@ -139,7 +141,7 @@ def resnet_v1(depth: int = 44, shortcut: str = "A", weight_decay: float = 1e-4,
         filters *= 2
     x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(num_classes, activation="softmax", kernel_initializer="he_normal",
-                           kernel_regularizer=reg)(x)
+                           kernel_regularizer=reg, dtype="float32")(x)
     return keras.Model(inputs, outputs, name=f"resnet{depth}_v1_{shortcut}")
 
 

@@ -18,6 +18,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 from dlcore import experiments, runs
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps-per-execution", type=int, default=None,
                     help="batches per compiled call (fewer host round trips on a GPU)")
     ap.add_argument("--force", action="store_true", help="start finished runs again from scratch")
+    ap.add_argument("--deadline", type=float, default=None,
+                    help="seconds after which running runs are cancelled (they keep their finished "
+                         "epochs and say they were cut short) and pending ones are not started")
     ap.add_argument("--dry-run", action="store_true", help="list the runs and stop")
     args = ap.parse_args(argv)
     try:
@@ -87,15 +91,33 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     from dlcore import train
 
+    start = time.time()
+    past_deadline = lambda: args.deadline is not None and time.time() - start > args.deadline  # noqa: E731
     if args.parallel <= 1:
         for run_dir in todo:
+            if past_deadline():
+                print(f"not started (deadline) {run_dir}", flush=True)
+                continue
             t0 = time.time()
+            timer = None
+            if args.deadline is not None:
+                timer = threading.Timer(max(0.0, args.deadline - (time.time() - start)), (run_dir / "cancel").touch)
+                timer.daemon = True
+                timer.start()
             state = train.run(run_dir, keep_checkpoint=False)
+            if timer:
+                timer.cancel()
             failed += state != "finished"
             print(f"{state:9s} {run_dir}  ({time.time() - t0:.0f} s)", flush=True)
     else:
         pending, active = list(todo), {}
         while pending or active:
+            if past_deadline():
+                for run_dir in active:
+                    (run_dir / "cancel").touch()
+                for run_dir in pending:
+                    print(f"not started (deadline) {run_dir}", flush=True)
+                pending = []
             while pending and len(active) < args.parallel:
                 run_dir = pending.pop(0)
                 log = open(run_dir / "worker.log", "ab")

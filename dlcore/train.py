@@ -123,7 +123,7 @@ def learning_rate(spec: Spec, steps_per_epoch: int):
     s = dict(spec.schedule)
     name = s.pop("name", "constant")
     lr = spec.optimizer["learning_rate"]
-    if name == "constant":
+    if name in ("constant", "batch_growth"):  # batch growth: a fixed rate, the batch changes (dlcore.accumulation)
         return lr
     import keras
 
@@ -267,7 +267,8 @@ class Recorder:
                 if self.cancel_file.exists():
                     self.cancelled = True
                     self.model.stop_training = True
-                done = batch + 1
+                # With steps_per_execution > 1 Keras may report a step past the epoch's end.
+                done = min(batch + 1, len(self.batches))
                 if done % self.spec.log_every == 0 or done == len(self.batches):
                     self._log_batch(done, logs or {})
 
@@ -280,13 +281,22 @@ class Recorder:
                 elapsed = self.wall_s + time.perf_counter() - self.epoch_start
                 runs.append_jsonl(self.metrics_file, {
                     "event": "batch", "epoch": self.epoch + 1, "batch": done,
-                    "step": self.epoch * len(self.batches) + done,
+                    "step": self._step(done),
                     "loss": window_loss, "epoch_mean_loss": mean_loss,
                     "accuracy": float(logs.get("accuracy", math.nan)),
-                    "lr": current_lr(self.model), "batch_size": self.spec.batch_size * self.images_per_sample,
+                    "lr": current_lr(self.model), "batch_size": self._batch_size(),
                     "wall_s": elapsed,
                 })
                 runs.update_status(self.run_dir, heartbeat=runs.now(), batch=done, batches=len(self.batches))
+
+            # A batch-growth phase (dlcore.accumulation.PhaseBatches) says its own batch size,
+            # samples and update count; ordinary batches fall back to the spec's.
+            def _step(self, done):
+                step_of = getattr(self.batches, "step_of", None)
+                return step_of(done) if step_of else self.epoch * len(self.batches) + done
+
+            def _batch_size(self):
+                return getattr(self.batches, "effective_batch_size", self.spec.batch_size) * self.images_per_sample
 
             def on_epoch_begin(self, epoch, logs=None):
                 self.epoch = epoch
@@ -308,11 +318,11 @@ class Recorder:
                 self.wall_s += epoch_s
                 if self.cancelled:
                     return  # an unfinished epoch is not an epoch: its line would lie
-                samples = self.n_samples
+                samples = getattr(self.batches, "samples", self.n_samples)
                 record = {
                     "event": "epoch", "epoch": epoch + 1,
                     **{k: float(v) for k, v in logs.items()},
-                    "lr": current_lr(self.model), "batch_size": self.spec.batch_size * self.images_per_sample,
+                    "lr": current_lr(self.model), "batch_size": self._batch_size(),
                     "samples": samples, "images": samples * self.images_per_sample,
                     "epoch_s": epoch_s, "train_s": train_s, "val_s": self.val_s, "wall_s": self.wall_s,
                     "images_per_s": samples * self.images_per_sample / max(train_s, 1e-9),
@@ -385,6 +395,9 @@ def _train(run_dir: pathlib.Path, spec: Spec) -> str:
     from dlcore import data
 
     keras.utils.set_random_seed(spec.seed)
+    # Hardware setting, not part of the experiment: e.g. mixed_bfloat16 on a GPU. Recorded in provenance.
+    precision = os.environ.get("DLCORE_PRECISION", "float32")
+    keras.mixed_precision.set_global_policy(precision)
     arrays = data.prepare(spec.dataset, spec.preprocessing, spec.subset, spec.test_subset)
     x, y = arrays["x_train"], arrays["y_train"]
     batches = make_batches(spec, x, y)
@@ -406,7 +419,8 @@ def _train(run_dir: pathlib.Path, spec: Spec) -> str:
         hardware=hardware(), versions=versions(), backend=keras.backend.backend(), code_revision=code_revision(),
         seed=spec.seed, preset=spec.preset, command=" ".join([os.path.basename(sys.executable), *sys.argv]),
         parameters=int(model.count_params()), train_samples=int(len(x)), test_samples=int(len(arrays["x_test"])),
-        started=provenance.get("started") or runs.now(),
+        started=provenance.get("started") or runs.now(), precision=precision,
+        steps_per_execution=spec.steps_per_execution,
         attempts=provenance.get("attempts", 0) + 1,
     )
     runs.write_json(run_dir / "provenance.json", provenance)
@@ -414,11 +428,18 @@ def _train(run_dir: pathlib.Path, spec: Spec) -> str:
     copies = spec.augment.get("M", 1) if spec.augment.get("name") == "batch_augment" else 1
     recorder = Recorder(run_dir, spec, batches, len(x), copies, first_epoch)
     validation = (arrays["x_test"], arrays["y_test"]) if spec.validate else None
-    if first_epoch < spec.epochs:
+    if first_epoch < spec.epochs and spec.schedule.get("name") == "batch_growth":
+        from dlcore import accumulation  # one model.fit per batch size: see its docstring
+
+        accumulation.fit_growing_batch(model, spec, x, y, validation, recorder, first_epoch)
+    elif first_epoch < spec.epochs:
         model.fit(batches, epochs=spec.epochs, initial_epoch=first_epoch, validation_data=validation,
                   validation_batch_size=512, callbacks=[recorder], verbose=0)
     ended = runs.now()
-    provenance.update(ended=ended, wall_s=recorder.wall_s, stop_reason=recorder.stop_reason)
+    done = [r for r in runs.read_records(run_dir) if r["event"] == "epoch"]
+    provenance.update(ended=ended, wall_s=recorder.wall_s, stop_reason=recorder.stop_reason,
+                      epochs_done=len(done),
+                      images_per_s=float(np.median([r["images_per_s"] for r in done])) if done else None)
     runs.write_json(run_dir / "provenance.json", provenance)
     state = "cancelled" if recorder.cancelled else "finished"
     runs.update_status(run_dir, state=state, ended=ended, reason=recorder.stop_reason, pid=None)

@@ -1,5 +1,314 @@
-"""Runs (not built yet)."""
+"""Runs: every training run, live and cached; open one, watch it learn, compare several.
+
+Reads top to bottom like a lab notebook: start a run, see every run in one
+table, open one (its curves, where its numbers come from, cancel/resume/delete),
+then put several on one chart. Everything a run is lives on disk (dlcore.runs,
+dlcore.jobs), so any tab and any restart of the app see the same runs. The
+parts that show a running run sit in `st.fragment(run_every=…)`: they redraw
+every couple of seconds without rerunning the rest of the page, and stop once
+nothing they show is running. This page only lays out widgets; the frames,
+charts, tables and captions come from dlcore.charts.
+"""
 import streamlit as st
 
-st.title("Runs")
-st.warning("This page is not built yet.")
+from dlcore import charts, data, experiments, jobs, runs
+
+REFRESH_S = 2.0
+EXPERIMENT_TITLES = {
+    "mlp_l2": "Problem 1.2 · MLP with L2, the five methods",
+    "mlp_dropout": "Problem 1.3 · MLP with dropout, the five methods",
+    "range_test": "Problem 2.1 · LR range test (MiniGoogLeNet, Fashion-MNIST)",
+    "clr": "Problem 2.2 · cyclical LR, exp_range (MiniGoogLeNet, Fashion-MNIST)",
+    "resnet": "Problem 4.2 · ResNet-44 with He et al.'s augmentation",
+    "batch_augmentation": "Problem 4.3 · batch augmentation, M = 2, 4, 8, 16",
+}
+PRESET_CAPTIONS = {
+    "smoke": "seconds, tiny synthetic data: checks the machinery",
+    "class": "minutes on a laptop CPU, real data, shortened",
+    "full": "exactly the homework: hours on a CPU",
+}
+
+
+def main():
+    st.title("Runs")
+    st.markdown(
+        "Every training run, **live** (started from this app, in `runs/`) and **cached** "
+        "(full-length results shipped in `cached_runs/`). A run trains in its own process: "
+        "switching pages or closing the tab does not stop it."
+    )
+    draw_flash()
+    start_run_ui()
+
+    all_runs = list_all_runs()
+    if not all_runs:
+        draw_empty_state()
+        return
+    # Remember what is running, so a live fragment notices when that changes.
+    st.session_state["runs_active"] = active_ids(all_runs)
+
+    st.subheader("All runs")
+    st.fragment(draw_runs_table, run_every=refresh(all_runs))()
+
+    st.subheader("Open a run")
+    chosen = open_run_ui(all_runs)
+    st.fragment(draw_run, run_every=refresh([chosen]))(chosen.source, str(chosen.path))
+
+    st.subheader("Compare runs")
+    compared = compare_ui(all_runs, chosen)
+    if compared:
+        st.fragment(draw_comparison, run_every=refresh(compared))([(r.source, str(r.path)) for r in compared])
+    else:
+        st.info("Choose at least one run to compare.")
+
+
+# --- Reading runs (all on disk) ---------------------------------------------------------------
+
+def list_all_runs() -> list:
+    """Live runs first (the queue pumped), then cached ones."""
+    return jobs.live_runs() + runs.list_runs(include_live=False)
+
+
+def active_ids(runs_list) -> set:
+    return {str(r.path) for r in runs_list if r.state in runs.ACTIVE}
+
+
+def refresh(runs_list):
+    """Redraw every REFRESH_S seconds while something shown is queued or running."""
+    return REFRESH_S if active_ids(runs_list) else None
+
+
+def rerun_if_activity_changed(shown):
+    """A run shown live has ended (or a queued one started): rerun the whole page once,
+    so the fragments stop (or start) refreshing and the table and menus catch up."""
+    was_active = st.session_state.get("runs_active", set()) & {str(r.path) for r in shown}
+    if active_ids(shown) != was_active:
+        st.rerun()
+
+
+def reread(keys) -> list:
+    found = [runs.read_run(path, source) for source, path in keys]
+    return [r for r in found if r is not None]
+
+
+# --- Messages -------------------------------------------------------------------------------
+
+def flash(kind: str, text: str):
+    """Show `text` after the page reruns (a button's effect outlives the rerun it causes)."""
+    st.session_state["runs_flash"] = (kind, text)
+    st.rerun()
+
+
+def draw_flash():
+    kind, text = st.session_state.pop("runs_flash", (None, None))
+    if kind:
+        getattr(st, kind)(text)
+
+
+def draw_empty_state():
+    st.info(
+        "**No runs yet.** Open **Start a run** above, pick an experiment and the `smoke` preset "
+        "(seconds, no data set needed) and press **Start**: the run appears here and its curves "
+        "stream in while it trains. Cached full-length results appear here too once "
+        "`cached_runs/` holds them."
+    )
+
+
+# --- Start a run ----------------------------------------------------------------------------
+
+def start_run_ui():
+    with st.expander("Start a run", icon=":material/play_arrow:"):
+        left, right = st.columns([3, 2])
+        with left:
+            experiment = st.selectbox("Experiment", list(experiments.CATALOGUE),
+                                      format_func=lambda e: EXPERIMENT_TITLES.get(e, e), key="runs_start_experiment")
+        with right:
+            preset = st.radio("Preset", experiments.PRESETS, index=experiments.PRESETS.index("smoke"),
+                              captions=[PRESET_CAPTIONS[p] for p in experiments.PRESETS], horizontal=True,
+                              key="runs_start_preset")
+        if preset == "full":
+            st.warning(
+                "The **full** preset is exactly what the homework asks: on this app's 2 CPU cores it "
+                "takes **hours** per run (days for ResNet-44). Show the cached result instead, or run "
+                "it on a GPU machine."
+            )
+        try:
+            specs = experiments.catalogue(experiment, preset)
+        except experiments.SpecError as err:
+            st.error(f"This experiment cannot be built: {err}")
+            return
+        st.dataframe(charts.specs_table(specs), hide_index=True)
+        missing = sorted({s.dataset for s in specs if not data.is_available(s.dataset)})
+        for name in missing:
+            st.error(f"The {name} data set is not in the local Keras cache, so these runs would fail. "
+                     "Put the Keras cache folder in place (or set KERAS_HOME), or use the smoke preset.")
+        st.caption(f"At most {jobs.max_running()} run(s) train at once; the others wait in a queue.")
+        if st.button(f"Start {len(specs)} run(s)", type="primary", disabled=bool(missing), key="runs_start"):
+            start_runs(specs)
+
+
+def start_runs(specs):
+    try:
+        for spec in specs:
+            jobs.start(spec)
+    except experiments.SpecError as err:
+        st.error("These runs cannot start: " + "; ".join(err.problems))
+    except (data.DatasetUnavailable, OSError, ValueError) as err:
+        st.error(f"These runs cannot start: {err}")
+    else:
+        flash("success", f"Started {len(specs)} run(s): {', '.join(s.label for s in specs)}.")
+
+
+# --- The table of every run -----------------------------------------------------------------
+
+def draw_runs_table():
+    all_runs = list_all_runs()
+    rerun_if_activity_changed(all_runs)
+    st.dataframe(
+        charts.runs_table(all_runs), hide_index=True, key="runs_table",
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+            "images/s": st.column_config.NumberColumn("images/s", format="%.0f"),
+            "val accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
+            "notes": st.column_config.TextColumn("notes", width="large"),
+            "id": st.column_config.TextColumn("folder"),
+        },
+    )
+    st.caption("Live runs first, then cached ones. A shortened preset says so in its preset and notes; "
+               "ETA is from the mean of the last three epochs.")
+
+
+# --- One run --------------------------------------------------------------------------------
+
+def open_run_ui(all_runs):
+    by_path = {str(r.path): r for r in all_runs}
+    labels = dict(zip(by_path, charts.run_labels(all_runs)))
+    # Open what is training, if anything is: that is what a class watches.
+    active = [i for i, r in enumerate(all_runs) if r.state in runs.ACTIVE]
+    # (Labels only: a state in them would go stale while a fragment redraws the run below.)
+    path = st.selectbox("Run", list(by_path), index=active[0] if active else 0, format_func=labels.get,
+                        key="runs_open")
+    return by_path[path]
+
+
+def draw_run(source: str, path: str):
+    found = reread([(source, path)])
+    if not found:
+        st.info("This run is gone (deleted).")
+        return
+    run = found[0]
+    rerun_if_activity_changed([run])
+    draw_run_status(run)
+    draw_run_curves(run)
+    actions_ui(run)
+    draw_provenance(run)
+
+
+def draw_run_status(run):
+    row = charts.run_row(run)
+    st.progress(row["progress"], text=f"{run.title} · {row['state']} · epoch {row['epoch']}")
+    cols = st.columns(4)
+    cols[0].metric("ETA", row["ETA"] or None)
+    cols[1].metric("wall-clock", row["wall-clock"] or None)
+    cols[2].metric("images/s", row["images/s"], format="%.0f")
+    cols[3].metric("hardware", row["hardware"])
+    if run.status.get("error"):
+        st.error(f"This run failed: {run.status['error']}")
+    if run.status.get("reason"):
+        st.info(f"Stopped early: {run.status['reason']}")
+    if row["notes"]:
+        st.caption(row["notes"])
+    for warning in run.warnings:
+        st.warning(f"{warning}")
+
+
+def draw_run_curves(run):
+    epochs, batches = charts.epochs_frame([run]), charts.batches_frame([run])
+    if epochs.empty and batches.empty:
+        st.info("No metrics yet: the first points appear after a few batches.")
+        return
+    key = run.path.name
+    left, right = st.columns(2)
+    if not epochs.empty:
+        with left:
+            st.altair_chart(charts.train_val_curves(epochs, "loss"), key=f"runs_loss_{key}")
+        with right:
+            st.altair_chart(charts.train_val_curves(epochs, "accuracy"), key=f"runs_accuracy_{key}")
+    else:
+        st.info("No finished epoch yet: the batch curve below streams within the epoch.")
+    if not batches.empty:
+        st.altair_chart(charts.loss_vs_step(batches), key=f"runs_steps_{key}")
+    st.caption(charts.runs_caption([run], "Training and validation curves (per epoch) and batch loss (each "
+                                          "point the mean over the batches since the previous one)"))
+
+
+def actions_ui(run):
+    if run.source != "live":
+        st.caption("Cached runs are shipped with the app: they cannot be cancelled, resumed or deleted here.")
+    cols = st.columns(4)
+    live = run.source == "live"
+    if live and run.state in runs.ACTIVE and cols[0].button("Cancel", icon=":material/stop:", key="runs_cancel"):
+        jobs.cancel(run.run_id)
+        flash("info", f"Cancel asked for {run.title}: it stops after its current batch and keeps every "
+                      "finished epoch.")
+    if live and run.state in ("cancelled", "failed") and cols[0].button("Resume", icon=":material/replay:",
+                                                                        key="runs_resume"):
+        try:
+            jobs.resume(run.run_id)
+        except ValueError as err:
+            st.error(str(err))
+        else:
+            flash("success", f"Resumed {run.title} from its last checkpoint.")
+    cols[1].download_button("Metrics as CSV", charts.metrics_csv(run), file_name=f"{run.path.name}.csv",
+                            mime="text/csv", icon=":material/download:", on_click="ignore", key="runs_csv")
+    if live and run.state not in runs.ACTIVE:
+        sure = cols[2].checkbox("Yes, delete this run", key=f"runs_delete_sure_{run.path.name}")
+        if cols[3].button("Delete", icon=":material/delete:", disabled=not sure, key="runs_delete"):
+            try:
+                jobs.delete(run.run_id)
+            except (ValueError, OSError) as err:
+                st.error(f"Could not delete: {err}")
+            else:
+                flash("success", f"Deleted {run.title} ({run.run_id}).")
+
+
+def draw_provenance(run):
+    with st.expander("Provenance: where these numbers come from", expanded=run.state not in runs.ACTIVE):
+        st.table(charts.provenance_table(run), hide_index=True, hide_header=True)
+        left, right = st.columns(2)
+        left.markdown("**spec.json**")
+        left.json(run.spec, expanded=False)
+        right.markdown("**provenance.json**")
+        right.json(run.provenance, expanded=False)
+
+
+# --- Several runs on one chart --------------------------------------------------------------
+
+def compare_ui(all_runs, chosen):
+    by_path = {str(r.path): r for r in all_runs}
+    labels = dict(zip(by_path, charts.run_labels(all_runs)))
+    paths = st.multiselect("Runs to compare", list(by_path), default=[str(chosen.path)],
+                           format_func=labels.get, key="runs_compare")
+    return [by_path[p] for p in paths]
+
+
+def draw_comparison(keys):
+    compared = reread(keys)
+    rerun_if_activity_changed(compared)
+    frame = charts.epochs_frame(compared)
+    metrics = charts.available_metrics(frame)
+    if not metrics:
+        st.info("None of these runs has finished an epoch yet.")
+        return
+    left, middle, right = st.columns([2, 1, 1])
+    metric = left.selectbox("Metric", metrics, format_func=charts.metric_title,
+                            key="runs_compare_metric")
+    error = middle.toggle("as error (1 − accuracy)", key="runs_compare_error",
+                          disabled=metric not in charts.ERROR_TITLES)
+    dashed = right.toggle("cached runs dashed", value=True, key="runs_compare_dashed")
+    error = error and metric in charts.ERROR_TITLES
+    chart = charts.metric_vs_epoch(frame, metric, error=error, dashed_cached=dashed)
+    st.altair_chart(chart, key="runs_compare_chart")
+    st.caption(charts.runs_caption(compared, charts.metric_title(metric, error).capitalize() + " per epoch"))
+
+
+main()

@@ -1,0 +1,103 @@
+"""How well two trained models generalize: final test accuracy and loss, side by side, in numbers
+and in one sentence.
+
+SPEC Problem 2.3 asks whether growing the batch at a fixed rate (Smith et
+al. 2018) ends as well as decaying the rate does (here: the exp_range CLR
+run). Both runs evaluate the test set after every epoch (after every batch
+size, for the growth run), so the last epoch record holds the final model's
+test loss and accuracy; the gap between test and training loss says how much
+of what was learnt does not carry over. Every number in the sentence comes
+from the runs' metrics files, and the sentence says when the comparison is
+not like for like (different presets, an unfinished run).
+
+No Keras here: pages show this instantly from cached runs.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from dlcore import runs
+
+# Test accuracies closer than this (1 percentage point) are called "about the same".
+SAME_ACCURACY = 0.01
+
+
+def final_test_metrics(run: runs.Run) -> dict | None:
+    """The final model's numbers: test accuracy/loss, training loss, their gap, epochs, updates.
+
+    None when the run has no finished epoch with a test evaluation yet.
+    """
+    epochs = run.epochs()
+    if epochs.empty or "val_accuracy" not in epochs or "val_loss" not in epochs:
+        return None
+    evaluated = epochs.dropna(subset=["val_accuracy", "val_loss"])
+    if evaluated.empty:
+        return None
+    last = evaluated.iloc[-1]
+    batches = run.batches()
+    updates = float(batches["step"].max()) if "step" in batches and len(batches) else math.nan
+    loss = float(last.get("loss", math.nan))
+    return {
+        "test_accuracy": float(last["val_accuracy"]), "test_loss": float(last["val_loss"]),
+        "train_loss": loss, "gap": float(last["val_loss"]) - loss, "epochs": int(last["epoch"]),
+        "updates": updates, "final_batch_size": last.get("batch_size"), "wall_s": last.get("wall_s"),
+        "preset": run.preset, "state": run.state,
+    }
+
+
+def comparison_table(named_runs: dict[str, runs.Run]) -> pd.DataFrame:
+    """One row per run ({label: run}): the final test numbers of :func:`final_test_metrics`."""
+    rows = []
+    for label, run in named_runs.items():
+        m = final_test_metrics(run)
+        if m is None:
+            continue
+        rows.append({
+            "run": label, "preset": m["preset"], "state": m["state"],
+            "test accuracy": m["test_accuracy"], "test loss": m["test_loss"],
+            "training loss": m["train_loss"], "test − training loss": m["gap"],
+            "epochs": m["epochs"], "updates": m["updates"], "final batch": m["final_batch_size"],
+        })
+    return pd.DataFrame(rows)
+
+
+def generalization_sentence(growth: runs.Run, clr: runs.Run) -> str:
+    """One data-driven sentence comparing the batch-growth run with the CLR run."""
+    g, c = final_test_metrics(growth), final_test_metrics(clr)
+    if g is None or c is None:
+        missing = "the batch-growth run" if g is None else "the CLR run"
+        return f"No comparison yet: {missing} has no finished epoch with a test evaluation."
+    diff = g["test_accuracy"] - c["test_accuracy"]
+    if abs(diff) < SAME_ACCURACY:
+        verdict = f"about the same test accuracy ({abs(diff) * 100:.1f} points apart)"
+    else:
+        verdict = f"{abs(diff) * 100:.1f} percentage points {'higher' if diff > 0 else 'lower'} test accuracy"
+    sentence = (
+        f"Growing the batch at a fixed rate ended with {g['test_accuracy']:.1%} test accuracy and test loss "
+        f"{g['test_loss']:.3f}, against {c['test_accuracy']:.1%} and {c['test_loss']:.3f} for the CLR run: "
+        f"{verdict}. "
+    )
+    if math.isfinite(g["gap"]) and math.isfinite(c["gap"]):
+        better = "generalizes better" if g["gap"] < c["gap"] else "generalizes worse"
+        sentence += (
+            f"Its test loss is {g['gap']:+.3f} from its training loss, against {c['gap']:+.3f} for the CLR run "
+            f"(by that gap, the batch-growth model {better}). "
+        )
+    if math.isfinite(g["updates"]) and math.isfinite(c["updates"]) and c["updates"] > 0:
+        sentence += (
+            f"It took {g['updates']:.0f} optimizer updates against the CLR run's {c['updates']:.0f} "
+            f"({g['updates'] / c['updates']:.0%}). "
+        )
+    caveats = []
+    if g["preset"] != c["preset"]:
+        caveats.append(f"the runs used different presets ({g['preset']} and {c['preset']})")
+    unfinished = [name for name, m in (("batch-growth", g), ("CLR", c)) if m["state"] != "finished"]
+    if unfinished:
+        caveats.append(f"the {' and '.join(unfinished)} run is not finished")
+    if "class" in (g["preset"], c["preset"]) or "smoke" in (g["preset"], c["preset"]):
+        caveats.append("a shortened preset's test set is small, so a point or two is noise")
+    if caveats:
+        sentence += "Caution: " + "; ".join(caveats) + "."
+    return sentence.strip()
