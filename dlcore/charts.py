@@ -55,6 +55,8 @@ EPOCH_X = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d
 def run_label(run: runs.Run) -> str:
     """What a legend calls a run: experiment/name, preset, and "cached" for shipped results."""
     tail = f"{run.preset}, cached" if run.source == "cached" else run.preset
+    if run.cut_short:
+        tail += f", {run.epochs_done}/{run.epochs_planned} epochs"
     return f"{run.title} ({tail})"
 
 
@@ -337,7 +339,7 @@ def run_notes(run: runs.Run) -> str:
     notes = run.spec.get("notes") or ""
     if not notes and run.preset != "full":
         notes = f"{run.preset} preset: shortened (the homework asks for more)"
-    return notes
+    return "; ".join(n for n in (notes, run.length_note) if n)
 
 
 def run_row(run: runs.Run, label: str | None = None) -> dict:
@@ -440,27 +442,34 @@ def range_test_chart(batches: pd.DataFrame, curve: pd.DataFrame, rules: dict[str
 
     Unlike :func:`metric_vs_lr`, the bold curve has its own rates: a smoothed sweep is read
     at the average rate of the points it averages (dlcore.rangetest), and a discrete test is
-    one point per candidate rate.
+    one point per candidate rate. The loss axis stops at twice the median loss, so the
+    blow-up at the top rates does not flatten the part where lr_min and lr_max are read.
     """
     raw = batches.dropna(subset=["loss", "lr"])
     raw = raw[(raw["lr"] > 0) & raw["loss"].map(lambda v: abs(v) != float("inf"))]
     read = curve.dropna(subset=["lr", "loss"])
+    top = 2.0 * float(raw["loss"].median()) if len(raw) else None
+    domain = [0.0, top] if top and top > 0 else alt.Undefined
     x = alt.X("lr:Q", title="learning rate (log scale)", scale=alt.Scale(type="log"), axis=alt.Axis(format=".0e"))
-    y = alt.Y("loss:Q", title="training loss", scale=alt.Scale(zero=False))
-    points = alt.Chart(raw).mark_line(opacity=0.3, point=alt.OverlayMarkDef(opacity=0.3, size=12)).encode(
+    y = alt.Y("loss:Q", title="training loss (axis cut at 2× the median)", scale=alt.Scale(domain=domain))
+    points = alt.Chart(raw).mark_line(opacity=0.3, clip=True, point=alt.OverlayMarkDef(opacity=0.3, size=12)).encode(
         x=x, y=y, order="step:Q",
         tooltip=[alt.Tooltip("lr:Q", format=".3g"), "step:Q", alt.Tooltip("loss:Q", format=".4g")])
-    line = alt.Chart(read).mark_line(strokeWidth=2.5, point=True, color="#1f77b4").encode(
+    line = alt.Chart(read).mark_line(strokeWidth=2.5, point=True, color="#1f77b4", clip=True).encode(
         x="lr:Q", y="loss:Q",
         tooltip=[alt.Tooltip("lr:Q", format=".3g"), alt.Tooltip("loss:Q", title="read as", format=".4g")])
     layers = [_zoom(points, view), line]
     if rules:
         marks = pd.DataFrame({"name": list(rules), "at": [float(v) for v in rules.values()]})
         marks["text"] = [f"{n} = {v:.2g}" for n, v in zip(marks["name"], marks["at"])]
-        layers.append(alt.Chart(marks).mark_rule(color="firebrick", strokeDash=[4, 3]).encode(
-            x="at:Q", tooltip=[alt.Tooltip("name:N"), alt.Tooltip("at:Q", format=".3g")]))
-        layers.append(alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, baseline="top", color="firebrick",
-                                                 y=0).encode(x="at:Q", text="text:N"))
+        # Suggested bounds in red; the user's own (when overridden) in purple, labelled lower down.
+        marks["yours"] = marks["name"].str.startswith("your")
+        marks["label_y"] = marks["yours"].map({True: 22, False: 4})  # pixels from the top
+        colour = alt.condition(alt.datum.yours, alt.value("#7b3294"), alt.value("firebrick"))
+        layers.append(alt.Chart(marks).mark_rule(strokeDash=[4, 3]).encode(
+            x="at:Q", color=colour, tooltip=[alt.Tooltip("name:N"), alt.Tooltip("at:Q", format=".3g")]))
+        layers.append(alt.Chart(marks).mark_text(align="left", dx=4, baseline="top").encode(
+            x="at:Q", text="text:N", color=colour, y=alt.Y("label_y:Q", scale=None)))
     subtitle = "faint: every logged batch; bold: the curve lr_min and lr_max are read from"
     return alt.layer(*layers).properties(
         height=HEIGHT, title=alt.TitleParams("training loss", subtitle=subtitle, anchor="start", fontSize=13))
@@ -481,3 +490,16 @@ def runs_provenance(runs_list: list[runs.Run]) -> pd.DataFrame:
         })
     return pd.DataFrame(rows, columns=["run", "preset", "state", "hardware", "backend", "wall-clock", "date",
                                        "notes"])
+
+
+def range_test_curve_frame(suggestion: rangetest.RangeTestSuggestion | None, batches: pd.DataFrame) -> pd.DataFrame:
+    """The bold curve of :func:`range_test_chart`: the suggestion's smoothed loss at its own rates,
+    or, when the records cannot be read yet, the mean loss per distinct rate (lr, loss)."""
+    if suggestion is not None:
+        frame = pd.DataFrame({"lr": suggestion.smoothed_lr, "loss": suggestion.smoothed})
+    elif len(batches):
+        lr, loss = rangetest.range_test_curve(batches["lr"], batches["loss"])
+        frame = pd.DataFrame({"lr": lr, "loss": loss})
+    else:
+        frame = pd.DataFrame({"lr": [], "loss": []})
+    return frame.dropna().reset_index(drop=True)

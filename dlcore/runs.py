@@ -178,6 +178,33 @@ class Run:
     def title(self) -> str:
         return f"{self.spec.get('experiment', '?')}/{self.spec.get('name', '?')}"
 
+    @property
+    def cancel_requested(self) -> bool:
+        return (self.path / "cancel").exists() and self.state in ACTIVE
+
+    @property
+    def epochs_done(self) -> int:
+        return int(self.status.get("epoch") or 0)
+
+    @property
+    def epochs_planned(self) -> int:
+        return int(self.status.get("epochs") or self.spec.get("epochs") or 0)
+
+    @property
+    def cut_short(self) -> bool:
+        """Stopped before its planned length for a reason other than its own stop rule."""
+        return self.state in ("cancelled", "failed") and self.epochs_done < self.epochs_planned
+
+    @property
+    def length_note(self) -> str:
+        """How much of its planned length a run did, in words ('' for a complete run)."""
+        reason = self.status.get("reason")
+        if self.cut_short:
+            return f"cut short: {self.epochs_done} of {self.epochs_planned} epochs ({self.state})"
+        if self.state == "finished" and reason:
+            return f"stopped early: {reason}"
+        return ""
+
     def records(self) -> list[dict]:
         return read_records(self.path, self.warnings)
 
@@ -205,7 +232,10 @@ def list_runs(include_live: bool = True, include_cached: bool = True) -> list[Ru
     """Every readable run, live first (newest first), then cached (by name)."""
     found: list[Run] = []
     if include_live and live_root().is_dir():
-        live = [read_run(p, "live") for p in sorted(live_root().iterdir(), reverse=True) if p.is_dir()]
+        # Folder names end in their creation stamp (see new_run_dir): newest first.
+        folders = sorted((p for p in live_root().iterdir() if p.is_dir()),
+                         key=lambda p: p.name.rsplit("__", 1)[-1], reverse=True)
+        live = [read_run(p, "live") for p in folders]
         found += [r for r in live if r is not None]
     if include_cached and cached_root().is_dir():
         for spec_file in sorted(cached_root().glob("*/*/spec.json")):
@@ -233,5 +263,6 @@ def summary(run: Run) -> dict:
         "val_loss": last.get("val_loss"), "val_accuracy": last.get("val_accuracy"),
         "wall_s": last.get("wall_s"), "images_per_s": ips, "eta_s": eta,
         "hardware": (run.provenance.get("hardware") or {}).get("device"),
-        "notes": run.spec.get("notes", ""), "warnings": len(run.warnings),
+        "notes": "; ".join(n for n in (run.spec.get("notes", ""), run.length_note) if n),
+        "warnings": len(run.warnings),
     }

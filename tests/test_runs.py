@@ -69,3 +69,30 @@ def test_write_json_is_atomic_and_leaves_no_temp_files(tmp_path):
         runs.write_json(tmp_path / "status.json", {"i": i})
     assert json.loads((tmp_path / "status.json").read_text()) == {"i": 4}
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]
+
+
+def test_a_cancelled_full_run_says_it_was_cut_short(tmp_path):
+    (tmp_path / "spec.json").write_text(json.dumps({"experiment": "resnet", "name": "M1", "preset": "full",
+                                                    "epochs": 100}))
+    (tmp_path / "status.json").write_text(json.dumps({"state": "cancelled", "epoch": 9, "epochs": 100}))
+    run = runs.read_run(tmp_path, "cached")
+    assert run.cut_short and run.length_note == "cut short: 9 of 100 epochs (cancelled)"
+    assert "cut short" in runs.summary(run)["notes"]
+    from dlcore import charts
+    assert charts.run_label(run) == "resnet/M1 (full, cached, 9/100 epochs)"
+
+
+def test_a_run_stopped_by_its_own_rule_is_not_cut_short(tmp_path):
+    (tmp_path / "spec.json").write_text(json.dumps({"experiment": "resnet", "name": "M1", "epochs": 100}))
+    (tmp_path / "status.json").write_text(json.dumps({"state": "finished", "epoch": 60, "epochs": 100,
+                                                      "reason": "reached 92% test accuracy at epoch 60"}))
+    run = runs.read_run(tmp_path, "cached")
+    assert not run.cut_short and run.length_note.startswith("stopped early: reached 92%")
+
+
+def test_live_runs_are_listed_newest_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLCORE_RUNS_DIR", str(tmp_path))
+    for name in ("resnet__M1__20260101-000000-aaaaaa", "mlp_l2__adam__20260202-000000-bbbbbb"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "spec.json").write_text(json.dumps({"experiment": name.split("__")[0], "name": "x"}))
+    assert [r.spec["experiment"] for r in runs.list_runs(include_cached=False)] == ["mlp_l2", "resnet"]
