@@ -18,7 +18,8 @@ def test_home_page_links_every_problem():
 @pytest.mark.parametrize(
     "page", ["home.py", "optimizers.py", "cyclical_lr.py", "architecture.py", "cutout.py", "runs.py"]
 )
-def test_page_opens_without_exception(page):
-    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60).run()
+def test_page_opens_through_the_navigation_without_exception(page):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page(f"pages/{page}").run()
     assert not at.exception, at.exception
     assert at.title, "every page has a title"
