@@ -79,7 +79,7 @@ def main() -> int:
             if key.startswith("A"):
                 model.fit(x, y, batch_size=128, epochs=args.epochs, shuffle=True, verbose=0, callbacks=[timer])
             else:
-                model.fit(train.make_batches(spec, x, y), epochs=args.epochs, verbose=0, callbacks=[timer])
+                model.fit(train.make_batches(spec, x, y), epochs=args.epochs, shuffle=False, verbose=0, callbacks=[timer])
             results[key].append(images_per_s(timer.times, len(x)))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n{'path':28s} {'images/s (median of rounds)':>28s}   rounds")

@@ -170,7 +170,7 @@ def fit_growing_batch(model, spec: Spec, x, y, validation, recorder, first_phase
         compile_phase(model, spec, phase)
         recorder.batches = PhaseBatches(spec, x, y, phase, index, first_sample, first_update)
         model.fit(recorder.batches, epochs=index + 1, initial_epoch=index, validation_data=validation,
-                  validation_batch_size=512, callbacks=[recorder], verbose=0)
+                  validation_batch_size=512, callbacks=[recorder], shuffle=False, verbose=0)
         if recorder.cancelled or recorder.stop_reason:
             return
         first_sample += phase.batch_size * phase.updates

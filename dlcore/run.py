@@ -52,6 +52,7 @@ def prepare_dir(out: pathlib.Path, spec: experiments.Spec, force: bool) -> pathl
     if old and old != spec.to_dict():
         raise SystemExit(f"{run_dir} holds a different spec; use --force to start it again")
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "cancel").unlink(missing_ok=True)  # a run cut short earlier continues from its checkpoint
     runs.write_json(run_dir / "spec.json", spec.to_dict())
     if not status:
         runs.write_json(run_dir / "status.json", {"state": "queued", "epoch": 0, "epochs": spec.epochs,

@@ -12,7 +12,7 @@ trains (format in :mod:`dlcore.runs`):
   (seed, e), so a resumed run sees the same data as an uninterrupted one;
 - stops within one batch when ``RUN_DIR/cancel`` appears or SIGTERM arrives.
 
-Training itself is plain ``model.fit`` with one callback (:class:`Recorder`),
+Training itself is plain ``model.fit`` (one call per epoch) with one callback (:class:`Recorder`),
 so streaming costs one file-exists check per batch plus a JSON line every
 `log_every` batches (see benchmarks/stream_overhead.py).
 """
@@ -373,7 +373,10 @@ def run(run_dir: pathlib.Path, keep_checkpoint: bool = True) -> str:
     status = runs.read_json(run_dir / "status.json")
     if status.get("state") == "finished":
         return "finished"
-    (run_dir / "cancel").unlink(missing_ok=True)
+    if (run_dir / "cancel").exists():
+        # Cancelled before the worker got going (jobs.resume clears the flag to run again).
+        runs.update_status(run_dir, state="cancelled", ended=runs.now(), pid=None)
+        return "cancelled"
     runs.update_status(run_dir, state="running", pid=os.getpid(), started=status.get("started") or runs.now(),
                        epochs=spec.epochs, error=None, heartbeat=runs.now())
     try:
@@ -432,9 +435,18 @@ def _train(run_dir: pathlib.Path, spec: Spec) -> str:
         from dlcore import accumulation  # one model.fit per batch size: see its docstring
 
         accumulation.fit_growing_batch(model, spec, x, y, validation, recorder, first_epoch)
-    elif first_epoch < spec.epochs:
-        model.fit(batches, epochs=spec.epochs, initial_epoch=first_epoch, validation_data=validation,
-                  validation_batch_size=512, callbacks=[recorder], verbose=0)
+    else:
+        # One fit() per epoch, so the epoch is set before Keras fetches any of its
+        # batches, and shuffle=False, because Keras would otherwise permute the
+        # batches of a PyDataset with the global NumPy RNG. What a batch holds is
+        # then a pure function of (seed, epoch, index), and a resumed run sees
+        # exactly the batches of an uninterrupted one.
+        for epoch in range(first_epoch, spec.epochs):
+            batches.set_epoch(epoch)
+            model.fit(batches, epochs=epoch + 1, initial_epoch=epoch, validation_data=validation,
+                      validation_batch_size=512, callbacks=[recorder], shuffle=False, verbose=0)
+            if recorder.cancelled or recorder.stop_reason:
+                break
     ended = runs.now()
     done = [r for r in runs.read_records(run_dir) if r["event"] == "epoch"]
     provenance.update(ended=ended, wall_s=recorder.wall_s, stop_reason=recorder.stop_reason,

@@ -124,3 +124,10 @@ def test_queue_starts_at_most_max_jobs_at_once(runs_dir, monkeypatch):
     assert runs.read_json(second / "status.json")["state"] == "cancelled"
     jobs.cancel(first.name)
     wait_for(lambda: runs.read_json(first / "status.json").get("state") == "cancelled")
+
+
+def test_cancel_before_the_worker_starts_is_honoured(runs_dir):
+    run_dir = jobs.create(smoke_spec())
+    (run_dir / "cancel").touch()
+    assert train.run(run_dir) == "cancelled"
+    assert runs.read_run(run_dir, "live").epochs().empty
