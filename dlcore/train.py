@@ -140,7 +140,8 @@ def learning_rate(spec: Spec, steps_per_epoch: int):
         # `candidates` log-spaced rates, each held for an equal share of the iterations.
         rates = schedules.range_test_candidates(s["lr_start"], s["lr_end"], s.get("candidates", 10))
         share = total / len(rates)
-        boundaries = [int(round(share * k)) for k in range(1, len(rates))]
+        # PiecewiseConstantDecay keeps value k up to and including boundary k.
+        boundaries = [int(round(share * k)) - 1 for k in range(1, len(rates))]
         return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, [float(r) for r in rates])
     return schedules.keras_schedule(name, **s)
 

@@ -21,6 +21,7 @@ EXPERIMENT_TITLES = {
     "clr": "Problem 2.2 · cyclical LR, exp_range (MiniGoogLeNet, Fashion-MNIST)",
     "resnet": "Problem 4.2 · ResNet-44 with He et al.'s augmentation",
     "batch_augmentation": "Problem 4.3 · batch augmentation, M = 2, 4, 8, 16",
+    "batch_growth": "Problem 2.3 · fixed LR, growing batch (MiniGoogLeNet, Fashion-MNIST)",
 }
 PRESET_CAPTIONS = {
     "smoke": "seconds, tiny synthetic data: checks the machinery",
