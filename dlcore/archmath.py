@@ -203,7 +203,10 @@ class Pool:
         return self.size if self.stride is None else self.stride
 
     def __repr__(self) -> str:
-        return f"{self.kind.capitalize()}Pool {self.size}×{self.size}, stride {self.step}, padding {_padding_text(self.padding)}"
+        return (
+            f"{self.kind.capitalize()}Pool {self.size}×{self.size}, stride {self.step}, "
+            f"padding {_padding_text(self.padding)}"
+        )
 
     def output_shape(self, shape: Shape) -> Shape:
         if self.kind not in ("max", "avg"):
@@ -393,7 +396,8 @@ class Network:
         t = totals(self)
         return (
             f"{self.name}: {shape_text(self.input_shape)} → {shape_text(t.output_shape)}, "
-            f"{len(self.layers)} layer{'s' if len(self.layers) != 1 else ''}, {fmt(t.params)} parameters, {fmt(t.macs)} multiplies"
+            f"{len(self.layers)} layer{'s' if len(self.layers) != 1 else ''}, "
+            f"{fmt(t.params)} parameters, {fmt(t.macs)} multiplies"
         )
 
 
@@ -670,7 +674,10 @@ def receptive_field_derivation(n: int, f: int, stride: int = 1) -> list[str]:
         needed = (w - 1) * stride + f
         part = f"({w} − 1)×{stride} + {f}" if stride != 1 else f"{w} + {f} − 1"
         reads = "the image" if k == 1 else f"layer {k - 1}'s output"
-        lines.append(f"Layer {k} needs a {w}×{w} window of outputs, so it reads {part} = {needed}, a {needed}×{needed} window of {reads}.")
+        lines.append(
+            f"Layer {k} needs a {w}×{w} window of outputs, so it reads {part} = {needed}, "
+            f"a {needed}×{needed} window of {reads}."
+        )
         w = needed
     if stride == 1:
         lines.append(
@@ -691,9 +698,10 @@ def stacked_vs_single_weights(n: int, f: int, channels: int) -> tuple[int, int]:
     VGG's argument for small filters: three 3×3 layers see 7×7 with 27C²
     weights, one 7×7 layer needs 49C² (C channels in and out, stride 1).
     """
-    shape = (receptive_field(n, f), receptive_field(n, f), channels)
     r = receptive_field(n, f)
-    return n * Conv(channels, f, padding="same").parameters(shape, False), Conv(channels, r, padding="same").parameters(shape, False)
+    shape = (r, r, channels)
+    stacked = n * Conv(channels, f, padding="same").parameters(shape, biases=False)
+    return stacked, Conv(channels, r, padding="same").parameters(shape, biases=False)
 
 
 def receptive_field_latex(n: int, f: int, stride: int = 1) -> str:
@@ -760,7 +768,10 @@ class RowCheck:
 
     def __repr__(self) -> str:
         if self.ok:
-            return f"row {self.row} {self.layer}: → {self.output_shape}, {fmt(self.params)} params, {fmt(self.macs)} multiplies"
+            return (
+                f"row {self.row} {self.layer}: → {self.output_shape}, "
+                f"{fmt(self.params)} params, {fmt(self.macs)} multiplies"
+            )
         return f"row {self.row}: {self.message}"
 
 

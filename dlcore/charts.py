@@ -413,6 +413,19 @@ def metrics_csv(run: runs.Run) -> str:
 
 # --- Problem 4: validation error with the target accuracy marked (pages/cutout.py) -----------
 
+def _height_with_legend(frame: pd.DataFrame) -> int:
+    """Streamlit sizes the whole element (plot, axes and the legend below them) to the spec's
+    height, so a plot HEIGHT tall needs room for the legend's rows too (two labels a row)."""
+    legend_rows = -(-frame["label"].nunique() // 2) + 1 if len(frame) else 0
+    return HEIGHT + 60 + 24 * legend_rows
+
+
+def metric_vs_epoch_with_legend_room(frame: pd.DataFrame, metric: str = "loss", error: bool = False,
+                                     view: str = "epochs") -> alt.Chart:
+    """:func:`metric_vs_epoch`, its plot kept HEIGHT tall however many runs the legend lists."""
+    return metric_vs_epoch(frame, metric, error=error, view=view).properties(height=_height_with_legend(frame))
+
+
 def error_vs_epoch_with_target(frame: pd.DataFrame, target: float = 0.92, metric: str = "val_accuracy",
                                view: str = "target") -> alt.LayerChart:
     """Validation error (1 − accuracy) vs epoch, runs overlaid as in Hoffer et al. Fig. 3a,
@@ -430,7 +443,7 @@ def error_vs_epoch_with_target(frame: pd.DataFrame, target: float = 0.92, metric
     text = alt.Chart(_named(f"{view}_target")).mark_text(align="left", dx=4, dy=-6, color="firebrick",
                                                          x=0).encode(y="value:Q", text="text:N")
     return alt.layer(curves, rule, text).properties(
-        datasets={**datasets, f"{view}_target": mark.to_dict("records")})
+        height=_height_with_legend(frame), datasets={**datasets, f"{view}_target": mark.to_dict("records")})
 
 
 # --- Problem 2 (cyclical_lr page): the range test read, and where runs came from ---------------

@@ -83,10 +83,18 @@ class Spec:
         return spec
 
     def replace(self, **changes) -> "Spec":
-        """A validated copy with some fields changed (nested dicts are merged)."""
+        """A validated copy with some fields changed.
+
+        A nested dict (model, optimizer, schedule, augment) is updated in place when
+        it names the same component (or none), and replaced when it names another:
+        ``replace(optimizer={"learning_rate": 0.01})`` keeps the optimizer's other
+        settings, ``replace(model={"name": "mlp", ...})`` drops MiniGoogLeNet's.
+        """
         d = self.to_dict()
         for key, value in changes.items():
-            d[key] = {**d[key], **value} if isinstance(d.get(key), dict) and isinstance(value, dict) else value
+            old = d.get(key)
+            same = isinstance(old, dict) and isinstance(value, dict) and value.get("name", old.get("name")) == old.get("name")
+            d[key] = {**old, **value} if same else value
         return Spec.from_dict(d)
 
     @property
@@ -190,7 +198,12 @@ def mlp_runs(preset: str, regularizer: str, methods=METHODS, batch_size: int | N
 RESNET_SIZES = {
     # preset: (dataset, subset, test subset, max epochs, depth)
     "full": ("cifar10", None, None, 100, 44),
-    "class": ("cifar10", 100, 50, 8, 44),
+    # ResNet-44 trains at ~175 images/s at best on 2 CPU cores (30-60 when the machine
+    # is shared) and compiling costs 20-100 s per run, while M = 1+2+4+8+16 makes the
+    # five runs see 31× one run's images: 32 images per class (5 full batches of 64, so
+    # no retracing for a short last batch) for 2 epochs is ~20k training images in all,
+    # about 15 minutes for the five runs on a shared machine (3 epochs took 21).
+    "class": ("cifar10", 32, 20, 2, 44),
     "smoke": ("synthetic_cifar10", None, None, 2, 8),
 }
 
@@ -204,8 +217,16 @@ def resnet_runs(preset: str, Ms=(1,), shortcut: str = "A", target: float = 0.92)
         n_train = 256
     # He et al.: lr 0.1, ÷10 at 32k and 48k iterations (of 64k). Shortened presets
     # keep the same fractions of their own length.
-    total = epochs * math.ceil(n_train / batch)
+    steps = math.ceil(n_train / batch)
+    total = epochs * steps
     marks = [32000, 48000] if preset == "full" else [int(total * 0.5), int(total * 0.75)]
+    shortened = f"ResNet-{depth}, {epochs} epochs on {subset or 'all'} training images per class"
+    if preset == "class":
+        shortened += (f" ({n_train:,}; {test_subset} test images per class), learning rate ÷10 at "
+                      f"iterations {marks[0]} and {marks[1]} of {total}, so that all five class runs "
+                      f"(M = 1, 2, 4, 8, 16) take about 15 minutes together on 2 CPU cores. {total} steps "
+                      f"are far too few to learn CIFAR-10 (test accuracy stays near 10 %): these runs "
+                      f"show what M costs, not what it gains")
     runs = []
     for M in Ms:
         augment = {"name": "standard"} if M == 1 else {"name": "batch_augment", "M": M, "cutout": 16}
@@ -217,8 +238,8 @@ def resnet_runs(preset: str, Ms=(1,), shortcut: str = "A", target: float = 0.92)
             optimizer={"name": "sgd", "learning_rate": 0.1, "momentum": 0.9},
             schedule={"name": "step_decay", "boundaries": marks, "factor": 0.1},
             augment=augment, epochs=epochs, batch_size=batch, seed=0,
-            stop={"val_accuracy": target}, log_every=50,
-            notes=_shortened(preset, f"ResNet-{depth}, {epochs} epochs on {subset or 'all'} images per class"),
+            stop={"val_accuracy": target}, log_every=max(1, min(50, steps // 5)),
+            notes=_shortened(preset, shortened),
         )))
     return runs
 
@@ -235,7 +256,8 @@ FASHION_SIZES = {
 FASHION_TRAIN = 60_000          # Fashion-MNIST's training images (full preset)
 
 
-def _fashion_train_size(preset: str) -> int:
+def fashion_train_size(preset: str) -> int:
+    """Training images of a preset (Fashion-MNIST, or its subset)."""
     subset = FASHION_SIZES[preset][1]
     return FASHION_TRAIN if subset is None else 10 * subset
 
@@ -254,11 +276,11 @@ def range_test_runs(preset: str, lr_start: float = 1e-9, lr_end: float = 10.0, c
     each for an equal share of the iterations; 'sweep': a continuous exponential sweep."""
     dataset, subset, test_subset, batch = FASHION_SIZES[preset]
     epochs, log_every = RANGE_TEST_SIZES[preset]
-    iterations = epochs * math.ceil(_fashion_train_size(preset) / batch)
+    iterations = epochs * math.ceil(fashion_train_size(preset) / batch)
     modes = (mode,) if isinstance(mode, str) else tuple(mode)
     return [Spec.from_dict(dict(
         experiment="range_test", name=m, preset=preset, dataset=dataset, preprocessing="resize32",
-        subset=subset, test_subset=test_subset, model={"name": "mini_googlenet"},
+        subset=subset, test_subset=test_subset, model=mini_googlenet_config(preset),
         optimizer={"name": "sgd", "learning_rate": lr_start, "momentum": 0.9},
         schedule={"name": "range_test", "lr_start": lr_start, "lr_end": lr_end,
                   "candidates": candidates, "mode": m},
@@ -267,6 +289,12 @@ def range_test_runs(preset: str, lr_start: float = 1e-9, lr_end: float = 10.0, c
                          + (f", {iterations // candidates} per candidate rate"
                             if m == "steps" and iterations >= candidates else "")),
     )) for m in modes]
+
+
+def mini_googlenet_config(preset: str) -> dict:
+    """MiniGoogLeNet's model dict: shortened presets run tens of iterations, too few
+    for batch norm's default moving-average momentum (0.99) to settle, so they use 0.9."""
+    return {"name": "mini_googlenet"} if preset == "full" else {"name": "mini_googlenet", "bn_momentum": 0.9}
 
 
 CLR_SIZES = {
@@ -295,10 +323,10 @@ def clr_runs(preset: str, lr_min: float, lr_max: float, gamma: float | None = No
     epochs, default_step_epochs, default_gamma = CLR_SIZES[preset]
     gamma = default_gamma if gamma is None else gamma
     step_epochs = default_step_epochs if step_epochs is None else step_epochs
-    step_size = max(1, int(step_epochs * math.ceil(_fashion_train_size(preset) / batch)))
+    step_size = max(1, int(step_epochs * math.ceil(fashion_train_size(preset) / batch)))
     return [Spec.from_dict(dict(
         experiment="clr", name="exp_range", preset=preset, dataset=dataset, preprocessing="resize32",
-        subset=subset, test_subset=test_subset, model={"name": "mini_googlenet"},
+        subset=subset, test_subset=test_subset, model=mini_googlenet_config(preset),
         optimizer={"name": "sgd", "learning_rate": lr_min, "momentum": 0.9},
         schedule={"name": "exp_range", "base_lr": lr_min, "max_lr": lr_max,
                   "step_size": step_size, "gamma": gamma},
@@ -342,7 +370,7 @@ def batch_growth_runs(preset: str, lr_max: float = 0.1, k: int | None = None,
     samples = sum(p.batch_size * p.updates for p in phases)
     return [Spec.from_dict(dict(
         experiment="batch_growth", name="fixed_lr", preset=preset, dataset=dataset, preprocessing="resize32",
-        subset=subset, test_subset=test_subset, model={"name": "mini_googlenet"},
+        subset=subset, test_subset=test_subset, model=mini_googlenet_config(preset),
         optimizer={"name": "sgd", "learning_rate": lr_max, "momentum": 0.9},
         schedule={"name": "batch_growth", "start": start, "stop": stop, "factor": 2, "k": k,
                   "max_micro_batch": max_micro_batch},

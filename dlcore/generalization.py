@@ -22,6 +22,11 @@ from dlcore import runs
 
 # Test accuracies closer than this (1 percentage point) are called "about the same".
 SAME_ACCURACY = 0.01
+# Fashion-MNIST and CIFAR-10 have 10 classes: guessing scores 10 %. Below 1.5× that, a model
+# has not learnt anything that carries over to the test set (e.g. a run too short for batch
+# normalization's moving statistics to settle), and comparing two such numbers says nothing.
+CLASSES = 10
+CHANCE_FACTOR = 1.5
 
 
 def final_test_metrics(run: runs.Run) -> dict | None:
@@ -91,6 +96,14 @@ def generalization_sentence(growth: runs.Run, clr: runs.Run) -> str:
             f"({g['updates'] / c['updates']:.0%}). "
         )
     caveats = []
+    at_chance = [name for name, m in (("batch-growth", g), ("CLR", c))
+                 if m["test_accuracy"] < CHANCE_FACTOR / CLASSES]
+    if at_chance:
+        caveats.append(
+            f"the {' and '.join(at_chance)} run{'s are' if len(at_chance) > 1 else ' is'} at chance level "
+            f"({1 / CLASSES:.0%} for {CLASSES} classes) on the test set, so this comparison says nothing about "
+            "generalization yet (typically a run too short for batch normalization's moving statistics, which "
+            "the test uses, to settle)")
     if g["preset"] != c["preset"]:
         caveats.append(f"the runs used different presets ({g['preset']} and {c['preset']})")
     unfinished = [name for name, m in (("batch-growth", g), ("CLR", c)) if m["state"] != "finished"]
@@ -101,3 +114,13 @@ def generalization_sentence(growth: runs.Run, clr: runs.Run) -> str:
     if caveats:
         sentence += "Caution: " + "; ".join(caveats) + "."
     return sentence.strip()
+
+
+def matching_run(target: runs.Run | None, candidates: list[runs.Run]) -> runs.Run | None:
+    """The candidate to compare `target` with: a finished run of the same preset if there is
+    one, else any finished run, else the first; None when there are no candidates."""
+    if not candidates:
+        return None
+    finished = [r for r in candidates if r.state == "finished"]
+    same = [r for r in finished if target is not None and r.preset == target.preset]
+    return (same or finished or candidates)[0]

@@ -83,6 +83,18 @@ def images_per_second(epochs: pd.DataFrame) -> float | None:
     return float(values.median()) if len(values) else None
 
 
+def unfinished_note(run: runs.Run, t: TimeToAccuracy) -> str:
+    """'' for a run that ended normally; else what it still lacks, so a run cut short (cancelled,
+    failed, still training) is never read as a full-length result."""
+    if run.state == "finished" or t.reached:
+        return ""
+    total = run.status.get("epochs") or run.spec.get("epochs")
+    if run.state == "queued":
+        return f"; queued, {total} epochs to run"
+    state = "still running" if run.state == "running" else run.state
+    return f"; run {state} after {t.epochs_run} of {total} epochs"
+
+
 def comparison_rows(runs_list: list[runs.Run], target: float = TARGET) -> list[dict]:
     """One row per run, ordered by M: epochs and wall-clock to `target`, or the last epoch's."""
     rows = []
@@ -92,7 +104,7 @@ def comparison_rows(runs_list: list[runs.Run], target: float = TARGET) -> list[d
         ips = images_per_second(epochs)
         rows.append({
             "run": label, "M": copies_per_sample(run.spec), "preset": run.preset, "source": run.source,
-            "state": run.state, "reports": t.describe(), "epochs": t.epoch,
+            "state": run.state, "reports": t.describe() + unfinished_note(run, t), "epochs": t.epoch,
             "wall-clock": charts.duration_text(t.wall_s), "wall_s": t.wall_s,
             "test accuracy": t.accuracy, "images/s": None if ips is None or math.isnan(ips) else ips,
             "hardware": charts.run_hardware(run),

@@ -163,7 +163,9 @@ def draw_field_squares(squares, r):
     grid = alt.Chart(edges).mark_rule(color="white", opacity=0.6, strokeWidth=0.7)
     chart = alt.layer(squares_chart, grid.encode(x="edge:Q"), grid.encode(y="edge:Q")).properties(width=380, height=380)
     st.altair_chart(chart)
-    st.caption("The field growing layer by layer, centred on the output pixel (dlcore.archmath.receptive_field_squares).")
+    st.caption(
+        "The field growing layer by layer, centred on the output pixel (dlcore.archmath.receptive_field_squares)."
+    )
 
 
 # ----------------------------------------------------------------- inception
@@ -239,7 +241,9 @@ def draw_inception(shape, filters):
             st.markdown(f"- total: {am.total_calc(costs[net.name], 'macs')}")
 
     bars = pd.DataFrame(
-        [{"branch": c.name, "module": net.name, "multiplies": c.macs} for net in (naive, reduced) for c in costs[net.name]]
+        {"branch": c.name, "module": net.name, "multiplies": c.macs}
+        for net in (naive, reduced)
+        for c in costs[net.name]
     )
     order = [naive.name, reduced.name]
     chart = (
@@ -255,7 +259,9 @@ def draw_inception(shape, filters):
         .properties(height=300)
     )
     st.altair_chart(chart, width="stretch")
-    st.caption(f"Multiplies per branch for the input and filter numbers above, {SOURCE} (dlcore.archmath.branch_costs).")
+    st.caption(
+        f"Multiplies per branch for the input and filter numbers above, {SOURCE} (dlcore.archmath.branch_costs)."
+    )
 
 
 # ------------------------------------------------------------ build your own

@@ -42,6 +42,12 @@ PRESET_TITLES = {
     "smoke": "Smoke preset (synthetic data, checks the machinery only)",
 }
 SHORTCUT_LABELS = {"A": "A: identity, zero-padded (He et al.)", "B": "B: 1×1 projection (the notebook)"}
+CURVES = {"val_accuracy": "validation error", "accuracy": "training error", "loss": "training loss"}
+CURVE_SOURCES = {
+    "val_accuracy": "Validation error (1 − test accuracy, on the original test images)",
+    "accuracy": "Training error (1 − accuracy on the augmented training batches, mean over the epoch)",
+    "loss": "Training loss (cross-entropy plus weight decay, mean over the epoch)",
+}
 TABLE_COLUMNS = ["M", "run", "reports", "epochs", "wall-clock", "test accuracy", "images/s", "hardware",
                  "backend", "date", "state"]
 
@@ -264,9 +270,10 @@ def launch_ui(section: str) -> str:
                       captions=[PRESET_CAPTIONS[p] for p in experiments.PRESETS], horizontal=True,
                       key=f"{section}_preset")
     if preset == "full":
-        st.warning("The **full** preset is what the homework asks: on this app's CPU a ResNet-44 run "
-                   "takes **days** (about 175 images/s at best, 50,000 images × up to 100 epochs, ×M with "
-                   "batch augmentation). Look at the cached full runs below, or run it on a GPU machine.")
+        st.warning("The **full** preset is what the homework asks: 50,000 images × up to 100 epochs, ×M "
+                   "with batch augmentation. At the ~175 images/s ResNet-44 reaches on 2 CPU cores that is "
+                   "about **8 hours** for M = 1 and **days** for M = 16. Look at the cached full runs below, "
+                   "or run it on a GPU machine.")
     return preset
 
 
@@ -310,8 +317,13 @@ def by_preset(found: list) -> dict:
     return {p: rs for p, rs in groups.items() if rs}
 
 
+def training_now(found: list) -> list:
+    """Live runs queued or training (a cached folder may say "running": it is not training here)."""
+    return [r for r in found if r.source == "live" and r.state in runs.ACTIVE]
+
+
 def active_ids(found: list) -> set:
-    return {str(r.path) for r in found if r.state in runs.ACTIVE}
+    return {str(r.path) for r in training_now(found)}
 
 
 def draw_section_runs(section: str, shown: tuple, shortcut: str | None, empty: str) -> None:
@@ -331,9 +343,19 @@ def draw_runs_by_preset(section: str, shown: tuple, shortcut: str | None) -> Non
     # this part starts (or stops) refreshing.
     if active_ids(found) != st.session_state.get(f"{section}_active", set()):
         st.rerun()
-    draw_training_now([r for r in found if r.state in runs.ACTIVE], section)
+    draw_training_now(training_now(found), section)
+    curve = curve_ui(section)
     for preset, group in by_preset(found).items():
-        draw_preset_group(section, preset, group)
+        draw_preset_group(section, preset, group, curve)
+
+
+def curve_ui(section: str) -> str:
+    """Which per-epoch curve to draw: the homework's validation error, or the training side."""
+    return st.segmented_control(
+        "Curve", list(CURVES), default="val_accuracy", format_func=CURVES.get, key=f"{section}_curve",
+        help="The homework plots validation error. Short runs whose batch-norm statistics have not "
+             "settled yet can sit at 90 % validation error while the training side already moves.") \
+        or "val_accuracy"
 
 
 def draw_training_now(active: list, section: str) -> None:
@@ -351,21 +373,27 @@ def draw_training_now(active: list, section: str) -> None:
                                                "previous one), streaming"))
 
 
-def draw_preset_group(section: str, preset: str, group: list) -> None:
+def draw_preset_group(section: str, preset: str, group: list, curve: str) -> None:
     """One chart and one table per preset; shortened presets say what they shortened."""
     st.markdown(f"#### {PRESET_TITLES[preset]}")
     if preset != "full":
         for note in dict.fromkeys(charts.run_notes(r) for r in group):
             st.warning(f"**Shortened, not the homework's result.** {note}.")
+    cut_short = [label for r, label in zip(group, charts.run_labels(group)) if r.state in ("cancelled", "failed")]
+    if cut_short:
+        st.warning(f"**Stopped before the end:** {', '.join(cut_short)}. Their last epoch is shown as it "
+                   "is, not as a full-length result.")
     frame = charts.epochs_frame(group)
     if frame.empty:
         st.info("No finished epoch yet: the first point appears when an epoch ends.")
     else:
         view = f"{section}_{preset}"
-        st.altair_chart(charts.error_vs_epoch_with_target(frame, time_to_accuracy.TARGET, view=view),
-                        key=view)
-        st.caption(charts.runs_caption(group, "Validation error (1 − test accuracy, on the original test "
-                                              "images) per epoch"))
+        if curve == "val_accuracy":
+            chart = charts.error_vs_epoch_with_target(frame, time_to_accuracy.TARGET, view=view)
+        else:
+            chart = charts.metric_vs_epoch_with_legend_room(frame, curve, error=curve == "accuracy", view=view)
+        st.altair_chart(chart, key=f"{view}_{curve}")
+        st.caption(charts.runs_caption(group, f"{CURVE_SOURCES[curve]} per epoch"))
     draw_time_to_target(group, section, preset)
     with st.expander("Provenance: where these numbers come from"):
         for run, label in zip(group, charts.run_labels(group)):
@@ -380,7 +408,7 @@ def draw_time_to_target(group: list, section: str, preset: str) -> None:
         column_config={
             "test accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
             "images/s": st.column_config.NumberColumn("images/s", format="%.0f"),
-            "reports": st.column_config.TextColumn("reports", width="medium"),
+            "reports": st.column_config.TextColumn("reports", width="large"),
         })
     st.caption(
         f"Per run (dlcore.time_to_accuracy): the first epoch with test accuracy ≥ "
@@ -404,7 +432,7 @@ def parameter_table(depth: int) -> pd.DataFrame:
 
 def draw_parameter_counts(table: pd.DataFrame) -> None:
     st.dataframe(table, hide_index=True, column_config={
-        "how": st.column_config.TextColumn("shortcut where the shape changes", width="large"),
+        "how": st.column_config.TextColumn("where the shape changes", width="medium"),
         "total": st.column_config.NumberColumn("parameters", format="localized"),
         "trainable": st.column_config.NumberColumn("trainable", format="localized"),
         "non_trainable": st.column_config.NumberColumn("non-trainable (batch-norm statistics)",
@@ -415,7 +443,7 @@ def draw_parameter_counts(table: pd.DataFrame) -> None:
 
 
 def draw_recipe(spec) -> None:
-    st.dataframe(pd.DataFrame(cifar_resnet.recipe_rows(spec)), hide_index=True)
+    st.table(pd.DataFrame(cifar_resnet.recipe_rows(spec)), hide_index=True)
     st.caption(f"Left: He et al. (2016) Sec 4.2. Right: what {spec.label} runs "
                "(dlcore.experiments.resnet_runs; learning-rate marks converted to epochs of its data).")
 
@@ -478,7 +506,9 @@ def batch_augmentation_section() -> None:
 
     st.subheader(f"Validation error vs epoch for every M, and the time to {time_to_accuracy.TARGET:.0%}")
     st.markdown("As Hoffer et al. Fig. 3a: the M = 1 baseline (the ResNet-44 tab's runs with shortcut A) "
-                "and every M on one chart, per preset.")
+                "and every M on one chart, per preset. M = 1 is the homework's baseline, pad-crop-flip "
+                "**without** cutout; Hoffer et al.'s M = 1 had cutout too, so part of any gap here is "
+                "cutout's own effect rather than the extra copies'.")
     draw_section_runs("batch", ("resnet", "batch_augmentation"), "A",
                       "No batch-augmentation runs yet, live or cached: start some above (the smoke preset "
                       "takes seconds, on synthetic data).")

@@ -31,8 +31,9 @@ saddle points and sharp minima, the low rates settle. The bounds come from a sho
 rate does the same job as decaying the rate.
 """
     )
+    # A key keeps the open tab across the rerun that follows a Start button.
     schedules_tab, range_tab, clr_tab, growth_tab = st.tabs(
-        ["Schedules", "LR range test", "CLR run", "Growing the batch"]
+        ["Schedules", "LR range test", "CLR run", "Growing the batch"], key="cyclical_tab"
     )
     with schedules_tab:
         schedules_section()
@@ -206,3 +207,403 @@ def draw_batch_growth(plan, k, max_micro_batch):
     st.dataframe(plan, hide_index=True, column_config={"epochs in phase": st.column_config.NumberColumn(format="%.2f")})
 
 
+# ------------------------------------------------------- Runs of this page's experiments
+REFRESH_S = 2.0
+FLASH = "cyclical_flash"
+# Measured on the class preset (50 images per class, 24 iterations of SGD): test accuracy 9 % with
+# the moving statistics, 66.5 % when the same weights use each test batch's own statistics.
+SHORT_RUN_NOTE = (
+    "**Why a shortened run's validation accuracy can sit at 10 % (chance):** MiniGoogLeNet normalizes "
+    "with batch statistics while training but with *moving averages* of them at test time, and those "
+    "averages (momentum 0.99) need a few hundred iterations to settle. A class-preset run has only 16-40, "
+    "so its test numbers say little; its training curves and learning rates are real. The full runs "
+    "show the result."
+)
+PRESET_CAPTIONS = {
+    "smoke": "seconds, tiny synthetic data: checks the machinery",
+    "class": "minutes on a laptop CPU, real data, shortened",
+    "full": "exactly the homework: hours on a CPU",
+}
+
+
+class Bounds(NamedTuple):
+    lr_min: float
+    lr_max: float
+    source: str  # where the two numbers came from, in words
+
+
+def experiment_runs(experiment: str) -> list:
+    """Live runs of `experiment` first (the queue pumped), then its cached ones."""
+    found = jobs.live_runs() + runs.list_runs(include_live=False)
+    return [r for r in found if r.spec.get("experiment") == experiment]
+
+
+def active_ids(runs_list) -> set:
+    return {str(r.path) for r in runs_list if r.state in runs.ACTIVE}
+
+
+def watch(draw, experiment: str, *args):
+    """Draw in a fragment that redraws every REFRESH_S seconds while a run of `experiment` is active."""
+    st.session_state[f"cyclical_active_{experiment}"] = active_ids(experiment_runs(experiment))
+    every = REFRESH_S if st.session_state[f"cyclical_active_{experiment}"] else None
+    st.fragment(draw, run_every=every)(*args)
+
+
+def rerun_if_activity_changed(experiment: str):
+    """A run started or ended since the page ran: rerun it all, so menus, suggestion and refresh follow."""
+    if active_ids(experiment_runs(experiment)) != st.session_state.get(f"cyclical_active_{experiment}", set()):
+        st.rerun()
+
+
+def reread(keys) -> list:
+    found = [runs.read_run(path, source) for source, path in keys]
+    return [r for r in found if r is not None]
+
+
+def default_run(runs_list):
+    """What a menu of runs opens on: the newest live run, else a full-length cached one, else the first."""
+    for wanted in (lambda r: r.source == "live", lambda r: r.preset == "full"):
+        for i, run in enumerate(runs_list):
+            if wanted(run):
+                return i
+    return 0
+
+
+def choose_runs_ui(runs_list, label: str, key: str) -> list:
+    labels = dict(zip([str(r.path) for r in runs_list], charts.run_labels(runs_list)))
+    by_path = {str(r.path): r for r in runs_list}
+    # By default: what is live, and the cached runs, but never more than four curves.
+    default = [p for p, r in by_path.items() if r.source == "live"][:2] + \
+        [p for p, r in by_path.items() if r.source == "cached"][:2]
+    chosen = st.multiselect(label, list(by_path), default=default, format_func=labels.get, key=key)
+    return [by_path[p] for p in chosen]
+
+
+def preset_ui(key: str) -> str:
+    preset = st.radio("Preset", experiments.PRESETS, index=experiments.PRESETS.index("class"),
+                      captions=[PRESET_CAPTIONS[p] for p in experiments.PRESETS], horizontal=True, key=key)
+    if preset == "full":
+        st.warning("The **full** preset is exactly the homework: MiniGoogLeNet trains at only ~20 images/s on "
+                   "this app's 2 CPU cores, so a full run takes **many hours** here. Show the cached run instead, "
+                   "or run it on a GPU machine (`python -m dlcore.run … --preset full`).")
+    return preset
+
+
+def draw_flash(key: str):
+    """The message a Start button left for after its rerun, in its own section."""
+    kind, text = st.session_state.pop(f"{key}_{FLASH}", (None, None))
+    if kind:
+        getattr(st, kind)(text)
+
+
+def draw_launch(specs, key: str, what: str):
+    """What would be launched (schedule in words, the spec table, the JSON) and the Start button."""
+    for spec in specs:
+        st.markdown(f"**Would launch** `{spec.label}`: {schedules.describe(spec.schedule)}; "
+                    f"batch {spec.batch_size}, at most {spec.epochs} epochs. {spec.notes}")
+    st.dataframe(charts.specs_table(specs), hide_index=True, key=f"{key}_specs")
+    with st.expander("The spec(s) as JSON"):
+        for spec in specs:
+            st.json(spec.to_dict(), expanded=False)
+    missing = sorted({s.dataset for s in specs if not data.is_available(s.dataset)})
+    for name in missing:
+        st.error(f"The {name} data set is not in the local Keras cache, so this run would fail. "
+                 "Put the Keras cache folder in place (or set KERAS_HOME), or use the smoke preset.")
+    if st.button(f"Start {what}", type="primary", disabled=bool(missing), key=f"{key}_start"):
+        try:
+            for spec in specs:
+                jobs.start(spec)
+        except experiments.SpecError as err:
+            st.error("This run cannot start: " + "; ".join(err.problems))
+        except (data.DatasetUnavailable, OSError, ValueError) as err:
+            st.error(f"This run cannot start: {err}")
+        else:
+            st.session_state[f"{key}_{FLASH}"] = ("success", f"Started {what}: {', '.join(s.label for s in specs)}. "
+                                                  "Its curves stream in below.")
+            st.rerun()
+
+
+def draw_provenance(runs_list):
+    st.dataframe(charts.runs_provenance(runs_list), hide_index=True,
+                 column_config={"notes": st.column_config.TextColumn("notes", width="large")})
+    for run in runs_list:
+        reason = run.provenance.get("stop_reason") or run.status.get("reason")
+        if reason:
+            st.caption(f"{charts.run_label(run)} stopped: {reason}.")
+        if run.status.get("error"):
+            st.error(f"{charts.run_label(run)} failed: {run.status['error']}")
+
+
+# ------------------------------------------------------------ LR range test
+def range_test_section() -> Bounds:
+    """LR range test: MiniGoogLeNet on Fashion-MNIST 32×32×1, batch 64, 10 candidates (or a sweep).
+
+    Returns the bounds the next two sections use: the suggestion read off the
+    chosen run by dlcore.rangetest, or the user's override.
+    """
+    st.subheader("LR range test")
+    st.markdown(
+        "Train **MiniGoogLeNet** on Fashion-MNIST (resized to 32×32×1), batch 64, while the learning rate "
+        "grows from 1e-9 to 1e1: either **10 log-spaced candidate rates**, each held for an equal share of "
+        "the iterations, or a **continuous exponential sweep**; 5 epochs in the full preset. Where the loss "
+        "starts to fall is lr_min; where it stops falling (before it turns ragged and blows up) is lr_max."
+    )
+    draw_flash("rt")
+    with st.expander("Start a range test", icon=":material/play_arrow:"):
+        preset = preset_ui("rt_preset")
+        mode = st.radio("Mode", ["steps", "sweep"], horizontal=True, key="rt_mode",
+                        format_func={"steps": "10 candidate rates", "sweep": "continuous sweep"}.get)
+        draw_launch(experiments.range_test_runs(preset, mode=mode), "rt", "the range test")
+
+    tests = experiment_runs("range_test")
+    if not tests:
+        st.info("**No range test yet.** Start one above (the `smoke` preset takes seconds), or ship the cached "
+                "ones with `python -m dlcore.run range_test --preset class`. Until then the CLR and "
+                "batch-growth tabs use the catalogue's lr_min = 1e-3 and lr_max = 1e-1.")
+        st.markdown(f"**How lr_min and lr_max are suggested.** {rangetest.RULE}")
+        return bounds_ui(None, None, "")
+    run = choose_range_test_ui(tests)
+    suggestion, why_not = read_suggestion(run)
+    chart_area = st.container()
+    bounds = bounds_ui(suggestion, run, why_not)
+    with chart_area:
+        watch(draw_range_test, "range_test", run.source, str(run.path), suggestion_marks(suggestion, bounds))
+    st.markdown(f"**How lr_min and lr_max are suggested.** {rangetest.RULE}")
+    return bounds
+
+
+def choose_range_test_ui(tests):
+    labels = charts.run_labels(tests)
+    # Without a live or full-length test, open the shortened sweep: its 40 rates read better than
+    # 10 candidates held for only 4 batches each, whose plateau is mostly batch-to-batch noise.
+    index = default_run(tests)
+    if tests[index].source == "cached" and tests[index].preset != "full":
+        index = next((i for i, r in enumerate(tests) if r.source == "cached" and r.spec.get("name") == "sweep"),
+                     index)
+    i = st.selectbox("Range test to read", range(len(tests)), index=index,
+                     format_func=labels.__getitem__, key="rt_read")
+    return tests[i]
+
+
+def read_suggestion(run):
+    """(suggestion, None), or (None, why the run cannot be read yet)."""
+    batches = run.batches()
+    if batches.empty or "lr" not in batches:
+        return None, "it has no batch records yet"
+    try:
+        return rangetest.suggest_from_records(batches["lr"], batches["loss"]), None
+    except ValueError as err:
+        return None, str(err)
+
+
+def suggestion_marks(suggestion, bounds: Bounds) -> dict:
+    marks = {}
+    if suggestion is not None:
+        marks = {"lr_min": suggestion.lr_min, "lr_max": suggestion.lr_max}
+    if suggestion is None or (bounds.lr_min, bounds.lr_max) != (suggestion.lr_min, suggestion.lr_max):
+        marks.update({"your lr_min": bounds.lr_min, "your lr_max": bounds.lr_max})
+    return marks
+
+
+def bounds_ui(suggestion, run, why_not: str) -> Bounds:
+    """lr_min and lr_max: the suggestion, unless the user overrides it."""
+    if suggestion is not None:
+        st.success(f"**Suggested: lr_min = {suggestion.lr_min:.3g}, lr_max = {suggestion.lr_max:.3g}** "
+                   f"(read from {charts.run_label(run)}). {suggestion.explanation}")
+        default, source = (suggestion.lr_min, suggestion.lr_max), f"suggested by the range test {charts.run_label(run)}"
+    else:
+        if run is not None:
+            st.warning(f"No suggestion from {charts.run_label(run)}: {why_not}.")
+        default, source = (1e-3, 1e-1), "the catalogue's defaults (no range test read)"
+    override = st.toggle("Override the suggestion", key="rt_override",
+                         help="Type your own lr_min and lr_max; the CLR and batch-growth tabs use them.")
+    if not override:
+        st.session_state["rt_lr_min"], st.session_state["rt_lr_max"] = default
+    left, right = st.columns(2)
+    lr_min = left.number_input("lr_min (base_lr of the CLR run)", min_value=0.0, step=1e-4, format="%.3e",
+                               key="rt_lr_min", disabled=not override)
+    lr_max = right.number_input("lr_max (max_lr of the CLR run, the fixed rate of batch growth)", min_value=0.0,
+                                step=1e-3, format="%.3e", key="rt_lr_max", disabled=not override)
+    if override:
+        source = "your override"
+    if not lr_min < lr_max:
+        st.error(f"lr_min ({lr_min:g}) must be below lr_max ({lr_max:g}): a cycle needs room to move.")
+    st.caption(f"The CLR and batch-growth tabs use lr_min = {lr_min:.3g} and lr_max = {lr_max:.3g} ({source}).")
+    return Bounds(lr_min, lr_max, source)
+
+
+def draw_range_test(source: str, path: str, marks: dict):
+    found = reread([(source, path)])
+    if not found:
+        st.info("This range test is gone (deleted).")
+        return
+    run = found[0]
+    rerun_if_activity_changed("range_test")
+    batches = charts.batches_frame([run])
+    if batches.empty:
+        st.info(f"{charts.run_label(run)} has no batch records yet: the first points appear after a few batches.")
+        return
+    suggestion, _ = read_suggestion(run)
+    curve = charts.range_test_curve_frame(suggestion, batches)
+    st.altair_chart(charts.range_test_chart(batches, curve, marks), key="rt_chart")
+    st.caption(charts.runs_caption([run], "Training loss per logged batch (window mean since the previous "
+                                          "record) against its learning rate")
+               + " Red lines: the suggested bounds (and yours when you override them).")
+    draw_provenance([run])
+
+
+# ------------------------------------------------------------------ CLR run
+def clr_section(bounds: Bounds):
+    """CLR run: exp_range between lr_min and lr_max, batch 64, to convergence (patience rule)."""
+    st.subheader("CLR run: exp_range between lr_min and lr_max")
+    full_epochs, step_epochs, gamma = experiments.CLR_SIZES["full"]
+    st.markdown(
+        f"MiniGoogLeNet on Fashion-MNIST, batch 64, SGD with momentum 0.9, the rate cycling with **exp_range** "
+        f"(the amplitude shrinks by γ every iteration, γ = {gamma} in the full preset, half a cycle = "
+        f"{step_epochs:g} epochs) between lr_min = {bounds.lr_min:.3g} and lr_max = {bounds.lr_max:.3g} "
+        f"({bounds.source}).\n\n"
+        f"**Stop rule (\"to convergence\"):** the run stops when the validation loss has not improved for "
+        f"{experiments.CLR_PATIENCE} epochs in a row, and after at most {full_epochs} epochs in the full preset "
+        f"({experiments.CLR_SIZES['class'][0]} in the class preset)."
+    )
+    draw_flash("clrrun")
+    with st.expander("Start a CLR run with these bounds", icon=":material/play_arrow:", expanded=True):
+        preset = preset_ui("clrrun_preset")
+        try:
+            specs = experiments.clr_runs(preset, bounds.lr_min, bounds.lr_max)
+        except experiments.SpecError as err:
+            st.error("This CLR run cannot be built: " + "; ".join(err.problems))
+        else:
+            draw_launch(specs, "clrrun", "the CLR run")
+    clr_runs = experiment_runs("clr")
+    if not clr_runs:
+        st.info("**No CLR run yet.** Start one above, or ship the cached one with "
+                "`python -m dlcore.run clr --preset class`.")
+        return
+    shown = choose_runs_ui(clr_runs, "CLR runs to show", "clrrun_show")
+    if shown:
+        watch(draw_clr_runs, "clr", [(r.source, str(r.path)) for r in shown])
+
+
+def draw_clr_runs(keys):
+    shown = reread(keys)
+    rerun_if_activity_changed("clr")
+    epochs, batches = charts.epochs_frame(shown), charts.batches_frame(shown)
+    if epochs.empty:
+        st.info("No finished epoch yet: the batch loss below streams within the epoch.")
+    else:
+        left, right = st.columns(2)
+        left.altair_chart(charts.train_val_curves(epochs, "loss", view="clr_loss"), key="clrrun_loss")
+        right.altair_chart(charts.train_val_curves(epochs, "accuracy", view="clr_accuracy"), key="clrrun_acc")
+    if not batches.empty:
+        st.altair_chart(charts.loss_vs_step(batches, "lr", view="clr_lr"), key="clrrun_lr")
+    st.caption(charts.runs_caption(shown, "Training and validation (test-set) loss and accuracy per epoch, and "
+                                          "the learning rate the optimizer used per logged batch,"))
+    draw_provenance(shown)
+    if any(r.preset != "full" for r in shown):
+        st.info(SHORT_RUN_NOTE)
+
+
+# ----------------------------------------------------------- Batch growth
+class GrowthChoice(NamedTuple):
+    preset: str
+    k: int
+    max_micro_batch: int
+
+
+def batch_growth_section(bounds: Bounds):
+    """Batch growth run: lr fixed at lr_max, batch ×2 every k updates, accumulation past the memory limit."""
+    st.subheader("Growing the batch at a fixed rate")
+    st.markdown(
+        f"Smith, Kindermans, Ying & Le (2018): instead of decaying the rate, keep it at **lr_max = "
+        f"{bounds.lr_max:.3g}** ({bounds.source}) and **double the batch**, 32 → 16384, every k updates. "
+        "A bigger batch averages out more gradient noise, as a smaller rate would."
+    )
+    st.markdown(schedules.ACCUMULATION_MECHANISM)
+    draw_flash("growth")
+    with st.expander("Start a batch-growth run", icon=":material/play_arrow:", expanded=True):
+        choice = growth_ui()
+        try:
+            specs = experiments.batch_growth_runs(choice.preset, bounds.lr_max, choice.k, choice.max_micro_batch)
+        except experiments.SpecError as err:
+            st.error("This batch-growth run cannot be built: " + "; ".join(err.problems))
+        else:
+            draw_growth_plan(specs[0], choice)
+            draw_launch(specs, "growth", "the batch-growth run")
+    growth_runs = experiment_runs("batch_growth")
+    if not growth_runs:
+        st.info("**No batch-growth run yet.** Start one above, or ship the cached one with "
+                "`python -m dlcore.run batch_growth --preset class`.")
+    else:
+        shown = choose_runs_ui(growth_runs, "Batch-growth runs to show", "growth_show")
+        if shown:
+            watch(draw_growth_runs, "batch_growth", [(r.source, str(r.path)) for r in shown])
+    comparison_section(growth_runs, experiment_runs("clr"))
+
+
+def growth_ui() -> GrowthChoice:
+    preset = preset_ui("growth_preset")
+    start, stop, k, micro = experiments.BATCH_GROWTH_SIZES[preset]
+    left, right = st.columns(2)
+    # One key per preset, so each preset opens on its own default k and memory limit.
+    k = left.number_input(f"k: updates between two doublings (batch {start} → {stop})", min_value=1,
+                          max_value=100_000, value=k, step=1, key=f"growth_k_{preset}")
+    max_micro = right.select_slider(
+        "memory limit: largest micro-batch", options=sorted({*schedules.MICRO_BATCH_LIMITS, micro}), value=micro,
+        key=f"growth_micro_{preset}", help="Batches above this are built by accumulating equal micro-batches.")
+    return GrowthChoice(preset, int(k), int(max_micro))
+
+
+def draw_growth_plan(spec, choice: GrowthChoice):
+    s = spec.schedule
+    plan = schedules.batch_growth_plan(choice.k, choice.max_micro_batch, s["start"], s["stop"], s["factor"],
+                                       n_train=experiments.fashion_train_size(choice.preset))
+    st.dataframe(plan, hide_index=True, key="growth_plan",
+                 column_config={"epochs in phase": st.column_config.NumberColumn(format="%.2f")})
+    st.caption(f"dlcore.schedules.batch_growth_plan for this run: one phase (one \"epoch\" of the run, with a "
+               f"test evaluation) per batch size; epochs count the {experiments.fashion_train_size(choice.preset):,} "
+               f"training images of the {choice.preset} preset.")
+
+
+def draw_growth_runs(keys):
+    shown = reread(keys)
+    rerun_if_activity_changed("batch_growth")
+    batches = charts.batches_frame(shown)
+    if batches.empty:
+        st.info("No batch records yet: the first points appear after the first micro-batches.")
+        return
+    st.altair_chart(charts.metric_vs_batch_size(batches, "loss", view="growth_loss"), key="growth_chart")
+    st.caption(charts.runs_caption(shown, "Training loss per logged micro-batch against the batch size in force "
+                                          "(the effective, accumulated batch),"))
+    draw_provenance(shown)
+
+
+def comparison_section(growth_runs, clr_runs):
+    st.markdown("#### Does the grown batch generalize like the CLR run?")
+    if not growth_runs or not clr_runs:
+        st.info("The comparison needs a batch-growth run and a CLR run (live or cached).")
+        return
+    growth_labels, clr_labels = charts.run_labels(growth_runs), charts.run_labels(clr_runs)
+    left, right = st.columns(2)
+    g = left.selectbox("Batch-growth run", range(len(growth_runs)), index=default_run(growth_runs),
+                       format_func=growth_labels.__getitem__, key="growth_compare_growth")
+    match = generalization.matching_run(growth_runs[g], clr_runs)
+    c = right.selectbox("CLR run", range(len(clr_runs)), index=clr_runs.index(match),
+                        format_func=clr_labels.__getitem__, key="growth_compare_clr")
+    table = generalization.comparison_table({growth_labels[g]: growth_runs[g], clr_labels[c]: clr_runs[c]})
+    if not table.empty:
+        st.dataframe(table, hide_index=True, key="growth_compare_table", column_config={
+            "test accuracy": st.column_config.NumberColumn(format="percent"),
+            "test loss": st.column_config.NumberColumn(format="%.4f"),
+            "training loss": st.column_config.NumberColumn(format="%.4f"),
+            "test − training loss": st.column_config.NumberColumn(format="%+.4f"),
+            "updates": st.column_config.NumberColumn(format="%.0f"),
+        })
+    st.markdown(generalization.generalization_sentence(growth_runs[g], clr_runs[c]))
+    if growth_runs[g].preset != "full" or clr_runs[c].preset != "full":
+        st.info(SHORT_RUN_NOTE)
+    st.caption(charts.runs_caption([growth_runs[g], clr_runs[c]], "Final test numbers (last epoch record, "
+                                                                  "dlcore.generalization)"))
+
+
+main()

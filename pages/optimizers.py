@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dlcore import rules, surfaces
+from dlcore import charts, data, experiments, jobs, optimizer_comparison, rules, runs, surfaces
 
 # Slider stops per hyper-parameter: learning rates and ε span orders of
 # magnitude, so they move in 1-2-5 / decade steps rather than linearly.
@@ -333,13 +333,347 @@ def race_tab(race: dict, settings: dict) -> None:
 
 
 # --- tab 3: the MLP on CIFAR-10 (SPEC 1.2-1.3) ------------------------------------------
-def mlp_experiments_section() -> None:
-    """Problem 1.2-1.3: the five methods training an MLP on CIFAR-10 (issue 5 builds this)."""
-    st.info(
-        "This part is being built: training the MLP of Problem 1.2-1.3 on CIFAR-10 with each of the "
-        "five methods (with L2, then with dropout), live curves and cached 200-epoch results. "
-        "It is not available yet."
+MLP_REFRESH_S = 2.0
+MLP_PRESET_CAPTIONS = {
+    "full": "the homework: 200 epochs on all 50,000 images (hours on this CPU)",
+    "class": "a minute or two per run on this CPU: 500 images per class, 15 epochs",
+    "smoke": "seconds, synthetic data: checks the machinery only",
+}
+MLP_PRESET_TITLES = {
+    "full": "full preset (what the homework asks)",
+    "class": "class preset (shortened)",
+    "smoke": "smoke preset (synthetic data)",
+}
+MLP_CURVES = {"loss": "training loss", "val_accuracy": "test accuracy", "val_loss": "test loss"}
+# Step of the + / − buttons of each hyper-parameter input.
+MLP_STEPS = {"learning_rate": 1e-4, "rho": 0.01, "momentum": 0.01, "beta_1": 0.01, "beta_2": 0.001,
+             "epsilon": 1e-7, "initial_accumulator_value": 0.01}
+PERCENT = st.column_config.NumberColumn(format="percent")
+
+
+def mlp_key(*parts: str) -> str:
+    """Widget keys of this tab, apart from the race's ('adam.learning_rate' is the race's slider)."""
+    return "mlp." + ".".join(parts)
+
+
+def draw_mlp_intro() -> None:
+    st.markdown(
+        "**Problem 1.2–1.3.** The MLP Flatten(32×32×3) → Dense 1000 ReLU → Dense 1000 ReLU → "
+        "Dense 10 softmax, He-normal initialisation, trained on CIFAR-10 with each of the five methods: "
+        "first with **L2** on the two hidden kernels (1.2), then with **dropout** instead — 0.2 on the "
+        "input, 0.5 after each hidden layer (1.3). Which method reaches the lowest training loss, how do the two regularizers compare, "
+        "and how does dropout change the training time?"
     )
+    st.caption(
+        "Fixed from the seed notebook: the inputs are scaled to [0, 1] (raw 0–255 pixels left every dropout "
+        "run at chance), and RMSProp + Nesterov is the rule of the Update rules tab, not Nadam."
+    )
+
+
+def mlp_hparams_ui() -> dict:
+    """Each method's hyper-parameters, the cached runs' values as defaults; returns only the changes."""
+    changes = {}
+    with st.expander("Hyper-parameters of each method (defaults: the values the cached runs used)"):
+        st.caption(
+            "The defaults are the values the cached runs were trained with: dlcore.experiments.MLP_DEFAULTS "
+            "(the learning rates and decay rates the notebook ran) and, for what those leave unset, "
+            "dlcore.rules.DEFAULTS. Where they differ from the textbook it says so here; where Keras's own "
+            "optimizer differs, each method's note below says so. A changed value applies to the runs you "
+            "start here, and their labels say so."
+        )
+        differences = optimizer_comparison.default_differences()
+        if differences:
+            st.info("**Where these defaults differ from the textbook's:** " + "; ".join(differences) + ". "
+                    "The Update rules tab explains each method's defaults and Keras notes.")
+        tabs = st.tabs([rules.TITLES[m] for m in experiments.METHODS])
+        for tab, m in zip(tabs, experiments.METHODS):
+            with tab:
+                used = optimizer_comparison.hparams_used(m)
+                cols = st.columns(len(used))
+                values = {}
+                for col, name in zip(cols, rules.HPARAMS[m]):
+                    values[name] = col.number_input(
+                        f"{rules.SYMBOLS_TEXT[name]} ({name})", min_value=1e-12 if name == "learning_rate" else 0.0,
+                        max_value=0.999999 if name in ("rho", "momentum", "beta_1", "beta_2") else None,
+                        value=float(used[name]), step=MLP_STEPS[name], format="%g", key=mlp_key(m, name))
+                changes[m] = optimizer_comparison.changed_hparams(m, values)
+                rows = pd.DataFrame(optimizer_comparison.hparam_rows(m, changes[m]))
+                st.dataframe(rows, hide_index=True, column_config={
+                    "used": st.column_config.NumberColumn(format="%g"),
+                    "textbook default": st.column_config.NumberColumn(format="%g")})
+                st.caption(rules.KERAS_NOTES[m])
+    return changes
+
+
+def mlp_launch_ui() -> dict:
+    """What to start: regularizer, one method or all five, preset, batch size, hyper-parameters."""
+    left, right = st.columns(2)
+    regularizer = left.radio(
+        "Regularizer", list(optimizer_comparison.EXPERIMENTS), horizontal=True, key=mlp_key("regularizer"),
+        format_func=lambda r: f"{optimizer_comparison.REGULARIZER_TITLES[r]} "
+                              f"({optimizer_comparison.PROBLEMS[r]})")
+    which = right.selectbox(
+        "Runs", ["all", *experiments.METHODS], key=mlp_key("methods"),
+        format_func=lambda m: "all five methods" if m == "all" else experiments.METHOD_LABELS[m])
+    preset = st.radio("Preset", experiments.PRESETS, index=experiments.PRESETS.index("class"), horizontal=True,
+                      captions=[MLP_PRESET_CAPTIONS[p] for p in experiments.PRESETS], key=mlp_key("preset"))
+    if preset == "full":
+        st.warning(
+            "The **full** preset is what the homework asks: 200 epochs over 50,000 images, 10 million images "
+            "per run. At the 3,000–5,000 images/s this MLP trains at on the 2 CPU cores here, that is about "
+            "**30–60 minutes per run, hours for five** (and the runs queue one after another). The cached "
+            "full runs below were trained on a GPU."
+        )
+    left, right = st.columns(2)
+    # One batch-size box per preset: each preset keeps its own default (128 for CIFAR-10, 32 for smoke).
+    batch = left.number_input("Batch size", min_value=1, max_value=experiments.MAX_BATCH, step=1,
+                              value=experiments.MLP_SIZES[preset][4], key=mlp_key("batch", preset))
+    l2 = 5e-4
+    if regularizer == "l2":
+        l2 = right.number_input("L2 factor λ (hidden kernels)", min_value=0.0, value=5e-4, step=1e-4,
+                                format="%g", key=mlp_key("l2"))
+    hparams = mlp_hparams_ui()
+    methods = experiments.METHODS if which == "all" else (which,)
+    return {"regularizer": regularizer, "methods": methods, "preset": preset, "batch_size": int(batch),
+            "l2": float(l2), "hparams": hparams}
+
+
+def mlp_specs(launch: dict) -> list:
+    """The specs the Start button would launch (an error on the page when a value is unusable)."""
+    try:
+        return experiments.mlp_runs(launch["preset"], launch["regularizer"], launch["methods"],
+                                    launch["batch_size"], launch["l2"], launch["hparams"])
+    except experiments.SpecError as err:
+        st.error("These settings cannot make a run: " + "; ".join(err.problems))
+        return []
+
+
+def mlp_start_ui(specs: list) -> None:
+    if not specs:
+        return
+    st.dataframe(charts.specs_table(specs), hide_index=True)
+    missing = sorted({s.dataset for s in specs if not data.is_available(s.dataset)})
+    for name in missing:
+        st.error(f"The {name} data set is not in the local Keras cache on this machine, so these runs would "
+                 "fail. Put the Keras cache folder in place (or set KERAS_HOME), or pick the smoke preset.")
+    st.caption(f"Runs train in the background, at most {jobs.max_running()} at once (the others wait in a "
+               "queue); cancel, resume or delete them on the **Runs** page.")
+    if st.button(f"Start {len(specs)} run{'s' if len(specs) != 1 else ''}", type="primary",
+                 disabled=bool(missing), key=mlp_key("start")):
+        try:
+            for spec in specs:
+                jobs.start(spec)
+        except experiments.SpecError as err:
+            st.error("These runs cannot start: " + "; ".join(err.problems))
+        except (data.DatasetUnavailable, OSError, ValueError) as err:
+            st.error(f"These runs cannot start: {err}")
+        else:
+            st.success(f"Started {len(specs)} run(s): {', '.join(s.label for s in specs)}. Their curves "
+                       "appear below after their first epoch.")
+
+
+def mlp_curve_ui() -> tuple[str, bool]:
+    """Which per-epoch curve the charts draw, and whether a loss goes on a log axis."""
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    curve = left.segmented_control("Curve", list(MLP_CURVES), default="loss", format_func=MLP_CURVES.get,
+                                   key=mlp_key("curve")) or "loss"
+    log = right.checkbox("Log axis for losses", value=True, key=mlp_key("log"),
+                         help="The first epochs' spikes and a diverged run squeeze the other curves together "
+                              "on a linear axis.")
+    return curve, log
+
+
+# Reading 10 full runs (4,000 records each) takes over a second: do it once per version of them.
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_set_numbers(key: tuple) -> dict:
+    found = [runs.read_run(path, "cached") for path, _ in key]
+    return mlp_numbers([r for r in found if r is not None])
+
+
+def mlp_numbers(group: list) -> dict:
+    """Everything drawn for a set of runs: curves, results, comparisons, discussion, provenance."""
+    found = optimizer_comparison.results(group)
+    return {
+        "frame": charts.epochs_frame(group), "results": found,
+        "table": optimizer_comparison.results_table(found),
+        "times": optimizer_comparison.time_differences(found),
+        "discussion": optimizer_comparison.discussion(found),
+        "sharing": optimizer_comparison.sharing_note(found),
+        "provenance": optimizer_comparison.provenance_table(found),
+        "captions": {reg: charts.runs_caption([r for r in group if r.spec.get("experiment") == exp])
+                     for reg, exp in optimizer_comparison.EXPERIMENTS.items()},
+        "labels": dict(zip((r.run_id for r in group), charts.run_labels(group))),
+        "notes": list(dict.fromkeys(charts.run_notes(r) for r in group if r.preset != "full")),
+    }
+
+
+def draw_mlp_curves(numbers: dict, curve: tuple[str, bool], view: str) -> None:
+    """One chart per regularizer: the five methods' curves together, as the homework plots them."""
+    frame = numbers["frame"]
+    curve, log = curve
+    for reg in optimizer_comparison.EXPERIMENTS:
+        mine = [r for r in numbers["results"] if r.regularizer == reg]
+        if not mine:
+            continue
+        part = frame[frame["run"].isin({r.run_id for r in mine})] if len(frame) else frame
+        st.markdown(f"**With {optimizer_comparison.REGULARIZER_TITLES[reg]}** "
+                    f"({optimizer_comparison.PROBLEMS[reg]})")
+        if part.empty:
+            st.info("No finished epoch yet: the first point appears when an epoch ends.")
+            continue
+        diverged = [r.title for r in mine if r.diverged]
+        log_y = log and curve in ("loss", "val_loss")
+        chart = charts.metric_vs_epoch(part, curve, dashed_cached=False, log_y=log_y, view=f"{view}_{reg}")
+        # Streamlit fits height *and* legend into the chart's height by default: the plot gets the height.
+        chart = chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+        st.altair_chart(chart, key=f"{view}_{reg}_{curve}_{log_y}")
+        what = f"{MLP_CURVES[curve].capitalize()} per epoch"
+        caption = numbers["captions"][reg].replace("Curves from", f"{what} from", 1)
+        if curve.startswith("val_"):
+            caption += (" Test = the run's test set (CIFAR-10's, or a part of it in a shortened preset), evaluated "
+                        "after every epoch; the chart calls it validation.")
+        if log_y:
+            caption += " Log axis."
+        if diverged:
+            caption += f" The diverged run ({', '.join(diverged)}) is drawn like the others."
+        st.caption(caption)
+
+
+def draw_mlp_results(numbers: dict, where: str) -> None:
+    """The lowest-loss method per regularizer, divergences, the results and time tables, the discussion."""
+    found = numbers["results"]
+    for reg in optimizer_comparison.EXPERIMENTS:
+        best = optimizer_comparison.lowest_loss(found, reg)
+        if best is not None:
+            st.success(f"Lowest final training loss with {optimizer_comparison.REGULARIZER_TITLES[reg]}: "
+                       f"**{best.title}**, {best.final_loss:.3f} after {best.epochs_done} epochs "
+                       f"({best.preset} preset, {best.source}).")
+    for r in found:
+        if r.diverged:
+            st.error(f"**Diverged:** {optimizer_comparison.REGULARIZER_TITLES[r.regularizer]} / {r.title} "
+                     f"({r.preset} preset, {r.source}): {r.verdict.reason}. It is shown, not hidden, and left "
+                     "out of the ranking.")
+        elif r.verdict.kind == "chance":
+            st.warning(f"**Learned nothing:** {optimizer_comparison.REGULARIZER_TITLES[r.regularizer]} / "
+                       f"{r.title}: {r.verdict.reason}.")
+    st.markdown("**Results**")
+    seconds = st.column_config.NumberColumn(format="%.1f")
+    st.dataframe(numbers["table"], hide_index=True, key=f"{where}_results", column_config={
+        "final training loss": st.column_config.NumberColumn(format="%.3f"),
+        "best test accuracy": PERCENT, "final test accuracy": PERCENT,
+        "wall-clock (s)": st.column_config.NumberColumn(format="%.0f"), "s/epoch (median)": seconds,
+        "first epoch (s)": seconds, "images/s": st.column_config.NumberColumn(format="%.0f"),
+        "verdict": st.column_config.TextColumn(help="ok; diverged (loss not finite, or chance accuracy with a "
+                                                    "loss far above ln 10); chance (learned nothing); pending "
+                                                    "(no finished epoch yet)")})
+    st.caption("Per run (dlcore.optimizer_comparison): final training loss = the last epoch's mean loss (with "
+               "L2 it includes the penalty); test accuracy after each epoch on the run's test set (CIFAR-10's "
+               "10,000 test images in the full preset, 100 per class in the class preset), best and last; "
+               "wall-clock at the last epoch (training plus the per-epoch test evaluation); s/epoch = the "
+               "median epoch, the first left out because it includes compiling the model.")
+    if not numbers["times"].empty:
+        st.markdown("**Training time with and without dropout** (dropout − L2, per method)")
+        st.dataframe(numbers["times"], hide_index=True, key=f"{where}_times", column_config={
+            c: st.column_config.NumberColumn(format="%.3f" if "epoch" in c else "%.1f")
+            for c in numbers["times"].columns if c not in ("method", "epochs")})
+    st.markdown("**Discussion** (every number and ranking below is computed from these runs)")
+    with st.container(border=True):
+        for paragraph in numbers["discussion"]:
+            st.markdown(paragraph)
+
+
+def draw_mlp_provenance(numbers: dict, group: list) -> None:
+    st.markdown("**Provenance**")
+    st.dataframe(numbers["provenance"], hide_index=True)
+    if numbers["sharing"]:
+        st.caption(numbers["sharing"])
+    with st.expander("Every field of each run's provenance"):
+        for run in group:
+            st.markdown(f"**{numbers['labels'].get(run.run_id, run.title)}**")
+            st.table(charts.provenance_table(run), hide_index=True, hide_header=True)
+
+
+def draw_mlp_set(group: list, numbers: dict, title: str, curve: tuple[str, bool], view: str) -> None:
+    """One set of runs of one preset: curves, results, discussion, provenance."""
+    preset = group[0].preset
+    st.markdown(f"#### {title}: {MLP_PRESET_TITLES.get(preset, preset)}")
+    for note in numbers["notes"]:
+        st.warning(f"**Shortened, not the homework's result.** {note}.")
+    draw_mlp_curves(numbers, curve, view)
+    draw_mlp_results(numbers, view)
+    draw_mlp_provenance(numbers, group)
+
+
+def mlp_live_runs() -> list:
+    return [r for r in jobs.live_runs() if optimizer_comparison.is_mlp_run(r)]
+
+
+def mlp_active(found: list) -> set:
+    return {str(r.path) for r in found if r.state in runs.ACTIVE}
+
+
+def draw_mlp_live(curve: tuple[str, bool]) -> None:
+    """The live runs, redrawn every MLP_REFRESH_S seconds while one of them trains."""
+    found = mlp_live_runs()
+    st.session_state[mlp_key("active")] = mlp_active(found)
+    if not found:
+        st.info("No live MLP runs yet: start some above. Their training-loss curves stream in here.")
+        return
+    refresh = MLP_REFRESH_S if mlp_active(found) else None
+    st.fragment(draw_mlp_live_runs, run_every=refresh)(curve)
+
+
+def draw_mlp_live_runs(curve: tuple[str, bool]) -> None:
+    found = mlp_live_runs()
+    # A run has started or ended since the page was drawn: redraw it all once, so that this
+    # part starts (or stops) refreshing.
+    if mlp_active(found) != st.session_state.get(mlp_key("active"), set()):
+        st.rerun()
+    active = [r for r in found if r.state in runs.ACTIVE]
+    if active:
+        st.markdown("**Training now**")
+        for row in charts.runs_table(active).to_dict("records"):
+            eta = f" · ETA {row['ETA']}" if row["ETA"] else ""
+            st.progress(row["progress"], text=f"{row['run']} · {row['state']} · epoch {row['epoch']}{eta}")
+    for preset in experiments.PRESETS:
+        group = optimizer_comparison.latest_per_method([r for r in found if r.preset == preset])
+        if group:
+            draw_mlp_set(group, mlp_numbers(group), "Live runs", curve, f"mlp_live_{preset}")
+    older = len(found) - sum(len(optimizer_comparison.latest_per_method([r for r in found if r.preset == p]))
+                             for p in experiments.PRESETS)
+    if older:
+        st.caption(f"{older} older live run(s) of the same method and preset are not drawn (the newest of each "
+                   "is); the Runs page lists them all.")
+
+
+def draw_mlp_cached(curve: tuple[str, bool]) -> None:
+    """The shipped runs of one preset (full when there is one), drawn once per page run."""
+    shipped = [r for r in runs.list_runs(include_live=False) if optimizer_comparison.is_mlp_run(r)]
+    presets = optimizer_comparison.cached_presets(shipped)
+    if not presets:
+        st.info("No cached MLP runs in cached_runs/: they are made with "
+                "`python -m dlcore.run mlp_l2 mlp_dropout --preset class` (or `full`).")
+        return
+    preset = presets[0]
+    if len(presets) > 1:
+        preset = st.radio("Cached preset", presets, horizontal=True, key=mlp_key("cached_preset"),
+                          format_func=lambda p: MLP_PRESET_TITLES.get(p, p))
+    group = optimizer_comparison.cached_set(shipped, preset)
+    key = tuple((str(r.path), str(r.status.get("updated") or r.status.get("ended"))) for r in group)
+    draw_mlp_set(group, cached_set_numbers(key), "Cached runs", curve, f"mlp_cached_{preset}")
+
+
+def mlp_experiments_section() -> None:
+    """Problem 1.2-1.3: the five methods training the MLP on CIFAR-10, with L2 and with dropout."""
+    draw_mlp_intro()
+    with st.container(border=True):
+        st.markdown("**Start runs**")
+        mlp_start_ui(mlp_specs(mlp_launch_ui()))
+    curve = mlp_curve_ui()
+    draw_mlp_live(curve)
+    if st.toggle("Show the cached runs", value=True, key=mlp_key("show_cached"),
+                 help="Results shipped in cached_runs/ (made with python -m dlcore.run), full preset when present."):
+        draw_mlp_cached(curve)
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ def browser():
             b.close()
 
 
-def test_a_student_opens_home_then_the_architecture_page(app_url, browser, tmp_path):
+def test_a_student_opens_home_then_the_architecture_page(browser, app_url, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
     page.goto(app_url + "/")

@@ -69,3 +69,9 @@ def test_resnet_full_preset_follows_he_et_al():
 def test_clr_is_really_cyclical():
     (spec,) = experiments.clr_runs("full", lr_min=1e-3, lr_max=1e-1)
     assert spec.schedule["base_lr"] < spec.schedule["max_lr"]  # the notebook set max_lr = min_lr
+
+
+def test_replace_updates_the_same_component_and_swaps_another():
+    (clr,) = experiments.clr_runs("class", lr_min=1e-3, lr_max=1e-1)
+    assert clr.replace(optimizer={"learning_rate": 0.01}).optimizer == {**clr.optimizer, "learning_rate": 0.01}
+    assert clr.replace(model={"name": "mlp", "regularizer": "l2"}).model == {"name": "mlp", "regularizer": "l2"}

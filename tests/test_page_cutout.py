@@ -1,4 +1,7 @@
-"""pages/cutout.py: the cutout gallery reacts to its controls; no data cache is handled."""
+"""pages/cutout.py: the cutout gallery reacts to its controls; no data cache is handled;
+the ResNet-44 and batch-augmentation tabs launch the right runs and show live and cached
+runs per preset, a shortened run always labelled as such."""
+import os
 import pathlib
 import subprocess
 import sys
@@ -7,7 +10,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dlcore import data
+import runfolders  # tests/runfolders.py: realistic run folders, JSON only
+from dlcore import data, experiments, jobs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "cutout.py")
@@ -28,6 +32,17 @@ def all_text(at):
                     + [w.value for w in at.warning] + [i.value for i in at.info])
 
 
+@pytest.fixture(autouse=True)
+def run_folders(tmp_path, monkeypatch):
+    """Empty live and cached run folders: the page never reads (or pumps) the checkout's own."""
+    live, cached = tmp_path / "runs", tmp_path / "cached"
+    live.mkdir()
+    cached.mkdir()
+    monkeypatch.setenv("DLCORE_RUNS_DIR", str(live))
+    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(cached))
+    return live, cached
+
+
 @pytest.fixture
 def no_cifar10(monkeypatch):
     """This machine has no CIFAR-10 cache and no network."""
@@ -43,7 +58,7 @@ def no_cifar10(monkeypatch):
 
 def test_gallery_shows_real_cifar10_test_images(keras_cache):
     at = open_page()
-    assert not at.warning, "no 'synthetic' notice when the cache is there"
+    assert not [w for w in at.warning if "synthetic" in w.value], "no 'synthetic' notice when the cache is there"
     assert "CIFAR-10 test set" in all_text(at)
     images = list(at.dataframe[0].value["image"])
     assert images == ["cat #3000", "dog #5000", "horse #7000", "ship #8000"]
@@ -112,13 +127,6 @@ def test_without_the_data_cache_the_page_says_so_and_uses_a_synthetic_image(no_c
     assert fractions(at) != before
 
 
-def test_training_tabs_say_they_are_being_built():
-    at = open_page()
-    assert len(at.tabs) == 3
-    assert [t.label for t in at.tabs] == ["Cutout gallery", "ResNet-44 baseline", "Batch augmentation (M copies)"]
-    assert all("Being built" in i.value for i in at.info)
-
-
 def test_explains_why_cutout_beats_dropout():
     text = all_text(open_page()).lower()
     for idea in ("correlated", "contiguous", "occlusion", "mean"):
@@ -131,3 +139,194 @@ def test_gallery_page_does_not_import_keras():
             "assert not at.exception, at.exception; "
             "bad = [m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# ---------------------------------------------------------------- the training tabs
+
+@pytest.fixture
+def roots(run_folders, monkeypatch):
+    """The private run folders; jobs.start records specs instead of spawning workers."""
+    live, cached = run_folders
+    started = []
+    monkeypatch.setattr(jobs, "start", lambda spec: started.append(spec) or live / spec.name)
+    return live, cached, started
+
+
+def frame_with(at, column):
+    """The first dataframe or table on the page that has `column`."""
+    for df in [*at.dataframe, *at.table]:
+        if column in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with a {column!r} column")
+
+
+def frames_with(at, column):
+    return [df.value for df in at.dataframe if column in df.value.columns]
+
+
+def resnet_spec(preset, M=1, shortcut="A"):
+    return experiments.resnet_runs(preset, Ms=(M,), shortcut=shortcut)[0].to_dict()
+
+
+def cache(root, preset, M, done, hardware, shortcut="A"):
+    spec = resnet_spec(preset, M, shortcut)
+    return runfolders.write_run(root / spec["experiment"] / f"{spec['name']}__{preset}", spec, "finished",
+                                done, hardware=hardware)
+
+
+def test_training_tabs_without_runs_say_how_to_start_one(roots):
+    at = open_page()
+    assert [t.label for t in at.tabs] == ["Cutout gallery", "ResNet-44 baseline", "Batch augmentation (M copies)"]
+    infos = " ".join(i.value for i in at.info)
+    assert "No ResNet-44 runs yet" in infos and "No batch-augmentation runs yet" in infos
+
+
+def test_parameter_counts_of_both_shortcuts_are_shown(roots):
+    table = frame_with(open_page(), "shortcut")
+    assert list(table["shortcut"]) == ["option A", "option B"]
+    assert list(table["total"]) == [661_754, 664_698]
+
+
+def test_recipe_follows_the_chosen_preset_and_shows_he_et_al(roots):
+    at = open_page()
+    recipe = frame_with(at, "He et al. (2016) Sec 4.2")
+    rows = dict(zip(recipe["setting"], recipe["this run"]))
+    assert "momentum 0.9" in rows["optimizer"] and rows["weight decay"] == "1e-4"
+    assert "0.1, ÷10 at" in rows["learning rate"] and "original images" in rows["test"]
+    assert "32×32 crop" in rows["augmentation"] and rows["batch"] == "64 samples"
+    at.radio(key="resnet_preset").set_value("full").run()
+    rows = dict(zip(*frame_with(at, "He et al. (2016) Sec 4.2")[["setting", "this run"]].T.values))
+    assert "32,000 iterations (epoch 40.9)" in rows["learning rate"]
+    assert any("days" in w.value for w in at.warning)
+
+
+def test_start_launches_resnet44_with_the_chosen_preset_and_shortcut(roots):
+    _, _, started = roots
+    at = open_page()
+    at.radio(key="resnet_preset").set_value("smoke").run()
+    at.radio(key="resnet_shortcut").set_value("B").run()
+    at.button(key="resnet_start").click().run()
+    assert not at.exception
+    assert [(s.experiment, s.name, s.preset, s.model["shortcut"]) for s in started] == [
+        ("resnet", "M1_shortcutB", "smoke", "B")]
+    assert any("Started 1 run" in m.value for m in at.success)
+
+
+def test_batch_augmentation_starts_one_run_per_chosen_M(roots):
+    _, _, started = roots
+    at = open_page()
+    at.multiselect(key="batch_Ms").set_value([2, 16]).run()
+    at.checkbox(key="batch_baseline").check().run()
+    at.button(key="batch_start").click().run()
+    assert not at.exception
+    assert [(s.name, s.augment.get("M", 1), s.augment["name"]) for s in started] == [
+        ("M1", 1, "standard"), ("M2", 2, "batch_augment"), ("M16", 16, "batch_augment")]
+    assert {s.preset for s in started} == {"class"} and {s.batch_size for s in started} == {64}
+
+
+def test_no_M_picked_says_so_and_starts_nothing(roots):
+    _, _, started = roots
+    at = open_page()
+    at.multiselect(key="batch_Ms").set_value([]).run()
+    assert any("at least one M" in w.value for w in at.warning)
+    assert at.button(key="batch_start").disabled
+    assert not started
+
+
+def test_without_cifar10_the_start_buttons_say_why_they_are_off(roots, monkeypatch):
+    monkeypatch.setattr(data, "is_available", lambda name: name.startswith("synthetic_"))
+    at = open_page()
+    assert at.button(key="resnet_start").disabled and at.button(key="batch_start").disabled
+    assert sum("cifar10 data set is not in the local Keras cache" in e.value for e in at.error) == 2
+    at.radio(key="batch_preset").set_value("smoke").run()
+    assert not at.button(key="batch_start").disabled
+
+
+def test_cached_full_and_class_runs_are_drawn_apart_and_the_class_ones_labelled(roots):
+    _, cached, _ = roots
+    for M in (1, 4, 16):
+        cache(cached, "full", M, 15, runfolders.GPU)
+    cache(cached, "class", 1, 3, runfolders.CPU)
+    cache(cached, "class", 4, 3, runfolders.CPU)
+    at = open_page()
+    assert not at.exception
+    headings = [m.value for m in at.markdown if m.value.startswith("####")]
+    # resnet tab: full then class; batch tab: full then class
+    assert headings == ["#### Full preset: what the homework asks", "#### Class preset (shortened)"] * 2
+    shortened = [w.value for w in at.warning if "Shortened, not the homework's result" in w.value]
+    assert len(shortened) == 2 and all("class preset: ResNet-44, " in w for w in shortened)
+    batch_tables = frames_with(at, "reports")
+    full_batch, class_batch = batch_tables[2], batch_tables[3]
+    assert list(full_batch["M"]) == [1, 4, 16]
+    assert set(full_batch["hardware"]) == {runfolders.GPU["device"]}
+    assert list(full_batch["reports"]) == ["reached 92% at epoch 14"] * 3
+    assert list(class_batch["M"]) == [1, 4]
+    assert all(r.startswith("92% not reached") for r in class_batch["reports"])
+    assert all("(class, cached)" in r for r in class_batch["run"])
+    captions = " ".join(c.value for c in at.caption)
+    assert "full preset, 1 × NVIDIA H100" in captions and "class preset, CPU (2 cores)" in captions
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 4  # one per preset on each tab
+    assert all('"rule"' in c.proto.spec and "validation error" in c.proto.spec for c in charts)
+
+
+def test_batch_tab_leaves_out_shortcut_B_baselines(roots):
+    _, cached, _ = roots
+    cache(cached, "full", 1, 15, runfolders.GPU, shortcut="B")
+    cache(cached, "full", 8, 15, runfolders.GPU)
+    at = open_page()
+    resnet_table, batch_table = frames_with(at, "reports")
+    assert list(resnet_table["run"]) == ["resnet/M1_shortcutB (full, cached)"]
+    assert list(batch_table["M"]) == [8]
+
+
+def test_a_live_run_streams_its_progress_next_to_the_cached_ones(roots):
+    live, cached, _ = roots
+    cache(cached, "class", 1, 3, runfolders.CPU)
+    spec = resnet_spec("class", 4)
+    runfolders.write_run(live / "batch_augmentation__M4__20250304-100000-aaaaaa", spec, "running", 1,
+                         partial=2, pid=os.getpid())
+    at = open_page()
+    assert not at.exception
+    assert any(m.value == "**Training now**" for m in at.markdown)
+    table = frames_with(at, "reports")[-1]
+    assert list(table["M"]) == [1, 4] and list(table["state"]) == ["finished", "running"]
+    assert "batch_augmentation/M4 (class)" in list(table["run"])
+
+
+def test_curve_choice_switches_to_the_training_side(roots):
+    _, cached, _ = roots
+    cache(cached, "class", 4, 3, runfolders.CPU)
+    at = open_page()
+    assert all("validation error" in c.proto.spec for c in at.get("vega_lite_chart"))
+    at.segmented_control(key="batch_curve").set_value("loss").run()
+    assert not at.exception
+    batch_chart = at.get("vega_lite_chart")[-1].proto.spec
+    assert "training loss" in batch_chart and '"rule"' not in batch_chart
+    assert any(c.value.startswith("Training loss") for c in at.caption)
+
+
+def test_error_chart_marks_the_target_error():
+    import pandas as pd
+
+    from dlcore import charts
+
+    frame = pd.DataFrame({"run": "r", "label": "r", "source": "cached", "preset": "full", "state": "finished",
+                          "epoch": [1, 2], "wall_s": [1.0, 2.0], "wall_clock": ["1 s", "2 s"],
+                          "metric": "val_accuracy", "value": [0.30, 0.95]})
+    spec = charts.error_vs_epoch_with_target(frame, 0.92, view="t").to_dict()
+    curve, target = spec["datasets"]["t"], spec["datasets"]["t_target"]
+    assert [round(r["value"], 2) for r in curve] == [0.70, 0.05]  # error = 1 − accuracy
+    assert target[0]["value"] == pytest.approx(0.08) and "92% accuracy" in target[0]["text"]
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "rule", "text"]
+
+
+def test_a_full_run_cut_short_is_not_shown_as_a_full_length_result(roots):
+    _, cached, _ = roots
+    spec = resnet_spec("full", 8)
+    runfolders.write_run(cached / "batch_augmentation" / "M8__full", spec, "cancelled", 4, hardware=runfolders.GPU)
+    at = open_page()
+    assert any(w.value.startswith("**Stopped before the end:** batch_augmentation/M8 (full, cached")
+               for w in at.warning)
+    row = frames_with(at, "reports")[0].iloc[0]
+    assert row["reports"].endswith("run cancelled after 4 of 100 epochs") and row["state"] == "cancelled"

@@ -1,8 +1,12 @@
-"""Page 2 · Cyclical learning rates: the schedule playground reacts to its widgets.
+"""Page 2 · Cyclical learning rates: the schedule playground reacts to its widgets; the range
+test's suggested (or overridden) lr_min/lr_max feed the CLR and batch-growth runs it would launch.
 
 The plotted values are read back from the Altair chart's data and from the
-apex and batch-growth tables the page shows.
+tables the page shows. Runs are read from temporary folders (DLCORE_RUNS_DIR,
+DLCORE_CACHED_RUNS_DIR): an empty pair, or run folders written here as the
+worker writes them.
 """
+import json
 import pathlib
 import subprocess
 import sys
@@ -17,7 +21,18 @@ PAGE = str(ROOT / "pages" / "cyclical_lr.py")
 
 
 @pytest.fixture
-def at():
+def run_dirs(tmp_path, monkeypatch):
+    """Empty live and cached run folders (the page must not read the checkout's)."""
+    live, cached = tmp_path / "runs", tmp_path / "cached"
+    live.mkdir()
+    cached.mkdir()
+    monkeypatch.setenv("DLCORE_RUNS_DIR", str(live))
+    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(cached))
+    return live, cached
+
+
+@pytest.fixture
+def at(run_dirs):
     return AppTest.from_file(PAGE, default_timeout=60).run()
 
 
@@ -75,7 +90,7 @@ def test_max_lr_not_above_base_lr_shows_an_error_not_an_exception(at):
     assert any("must be larger than base_lr" in e.value for e in at.error)
     assert len(charts(at)) == 1  # the LR chart is gone, the batch-growth chart remains
     at.number_input(key="clr_max_lr").set_value(0.01).run()
-    assert not at.error and len(charts(at)) == 2
+    assert not [e for e in at.error if "base_lr" in e.value] and len(charts(at)) == 2
 
 
 def test_log_toggle_puts_the_learning_rate_on_a_log_axis(at):
@@ -106,13 +121,6 @@ def test_memory_limit_and_k_change_the_accumulation_plan(at):
     assert chart_data(charts(at)[1])["first iteration"].max() == 2250
 
 
-def test_sections_that_need_training_say_they_are_being_built(at):
-    built = [i.value for i in at.info if "being built" in i.value]
-    assert len(built) == 3
-    assert any("range test" in b for b in built) and any("CLR run" in b for b in built)
-    assert any("lr_min" in m.value and "90 %" in m.value for m in at.markdown)  # the suggestion rule
-
-
 def test_the_page_never_imports_keras():
     code = (
         "import sys; from streamlit.testing.v1 import AppTest; "
@@ -123,3 +131,182 @@ def test_the_page_never_imports_keras():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(ROOT))
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+
+
+# --- The range test, the CLR run and batch growth ---------------------------------------------
+
+from dlcore import experiments, generalization, rangetest, runs, schedules  # noqa: E402
+
+# A discrete range test with a known reading: flat at chance, falls between 1e-4 and 1e-1, NaN at 10.
+CANDIDATE_LOSS = [2.30, 2.30, 2.30, 2.30, 2.29, 2.10, 1.20, 0.60, 0.90, float("nan")]
+PROVENANCE = {"hardware": {"device": "CPU (2 cores)"}, "backend": "tensorflow", "wall_s": 240.0,
+              "started": "2025-03-04T10:00:00+00:00", "stop_reason": None}
+
+
+def write_run(folder: pathlib.Path, spec: experiments.Spec, records: list, state: str = "finished"):
+    """A run folder as the worker writes it (spec, status, metrics, provenance)."""
+    folder.mkdir(parents=True)
+    runs.write_json(folder / "spec.json", spec.to_dict())
+    runs.write_json(folder / "status.json", {"state": state, "epoch": spec.epochs, "epochs": spec.epochs})
+    runs.write_json(folder / "provenance.json", PROVENANCE)
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def range_test_records():
+    lr = schedules.range_test_candidates(1e-9, 10.0, 10)
+    out = []
+    for c, (rate, loss) in enumerate(zip(lr, CANDIDATE_LOSS)):
+        for i in range(4):  # four logged batches per candidate, as the class preset has
+            step = 4 * c + i + 1
+            out.append({"event": "batch", "epoch": 1 + (step - 1) // 8, "batch": 1 + (step - 1) % 8, "step": step,
+                        "loss": loss + 0.01 * (i - 1.5), "lr": float(rate), "batch_size": 64, "wall_s": 6.0 * step})
+    return out
+
+
+def epoch_records(val_accuracy, val_loss, loss, batch_sizes, updates_per_epoch):
+    out = []
+    for e, size in enumerate(batch_sizes, 1):
+        out.append({"event": "batch", "epoch": e, "batch": 1, "step": e * updates_per_epoch, "loss": loss + 1 / e,
+                    "lr": 0.1, "batch_size": size, "wall_s": 10.0 * e})
+        out.append({"event": "epoch", "epoch": e, "loss": loss + 0.5 / e, "accuracy": 0.9,
+                    "val_loss": val_loss + 0.5 / e, "val_accuracy": val_accuracy - 0.1 / e, "lr": 0.1,
+                    "batch_size": size, "samples": 500, "images": 500, "epoch_s": 10.0, "wall_s": 10.0 * e,
+                    "images_per_s": 50.0})
+    return out
+
+
+@pytest.fixture
+def cached_range_test(run_dirs):
+    (spec,) = experiments.range_test_runs("class", mode="steps")
+    write_run(run_dirs[1] / "range_test" / "steps__class", spec, range_test_records())
+    records = range_test_records()
+    return rangetest.suggest_from_records([r["lr"] for r in records], [r["loss"] for r in records])
+
+
+def chart_frames(chart):
+    """Every data set behind a layered Altair chart."""
+    return [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+
+
+def range_test_chart(at):
+    (chart,) = [c for c in charts(at) if '"name": "range_test"' in c.proto.spec]
+    return chart
+
+
+def markdown_with(at, text):
+    return [m.value for m in at.markdown if text in m.value]
+
+
+def test_no_runs_shows_how_to_get_them_and_uses_the_catalogue_bounds(at):
+    assert not at.exception
+    assert any("No range test yet" in i.value for i in at.info)
+    assert any("No CLR run yet" in i.value for i in at.info)
+    assert any("No batch-growth run yet" in i.value for i in at.info)
+    (clr,) = markdown_with(at, "Would launch** `clr/exp_range")
+    assert "base_lr (lr_min) = 0.001" in clr and "max_lr (lr_max) = 0.1," in clr
+
+
+def test_range_test_suggestion_is_shown_marked_and_feeds_the_clr_spec(cached_range_test):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    s = cached_range_test
+    assert 1e-5 < s.lr_min < s.lr_max < 1.0 and s.diverged_at_lr == pytest.approx(10.0)
+    (shown,) = [m.value for m in at.success if "Suggested" in m.value]
+    assert f"lr_min = {s.lr_min:.3g}" in shown and f"lr_max = {s.lr_max:.3g}" in shown
+    assert at.number_input(key="rt_lr_min").value == pytest.approx(s.lr_min)
+    (clr,) = markdown_with(at, "Would launch** `clr/exp_range")
+    assert f"base_lr (lr_min) = {s.lr_min:.3g}" in clr and f"max_lr (lr_max) = {s.lr_max:.3g}" in clr
+    # the chart: 36 finite raw records (the last candidate's are NaN), the 9 candidates before
+    # the NaN bold, the two bounds marked
+    frames = chart_frames(range_test_chart(at))
+    marks = next(d for d in frames if "at" in d.columns)
+    assert marks.set_index("name")["at"].to_dict() == pytest.approx({"lr_min": s.lr_min, "lr_max": s.lr_max})
+    assert sorted(len(d) for d in frames if "loss" in d.columns) == [9, 36]
+
+
+def test_overriding_the_bounds_changes_what_the_clr_and_growth_runs_would_launch(cached_range_test):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.toggle(key="rt_override").set_value(True).run()
+    at.number_input(key="rt_lr_min").set_value(0.002).run()
+    at.number_input(key="rt_lr_max").set_value(0.05).run()
+    assert not at.exception
+    (clr,) = markdown_with(at, "Would launch** `clr/exp_range")
+    assert "base_lr (lr_min) = 0.002" in clr and "max_lr (lr_max) = 0.05," in clr
+    assert any("lr_max = 0.05** (your override)" in m for m in markdown_with(at, "Kindermans"))
+    growth_specs = next(df.value for df in at.dataframe if "batch_growth/fixed_lr" in str(df.value.get("run", "")))
+    assert growth_specs["optimizer"].tolist() == ["sgd lr=0.05"]
+    # your bounds are now marked on the range-test chart beside the suggestion
+    marks = next(d for d in chart_frames(range_test_chart(at)) if "at" in d.columns)
+    assert marks.set_index("name")["at"].to_dict() == pytest.approx(
+        {"lr_min": cached_range_test.lr_min, "lr_max": cached_range_test.lr_max,
+         "your lr_min": 0.002, "your lr_max": 0.05})
+    # switching the override off returns to the suggestion
+    at.toggle(key="rt_override").set_value(False).run()
+    assert at.number_input(key="rt_lr_max").value == pytest.approx(cached_range_test.lr_max)
+
+
+def test_lr_min_above_lr_max_is_an_error_not_an_exception(at):
+    at.toggle(key="rt_override").set_value(True).run()
+    at.number_input(key="rt_lr_min").set_value(0.5).run()
+    assert not at.exception
+    assert any("must be below lr_max" in e.value for e in at.error)
+    assert any("CLR run cannot be built" in e.value for e in at.error)
+    assert not markdown_with(at, "Would launch** `clr/exp_range")
+
+
+def test_starting_the_clr_run_queues_the_spec_with_the_chosen_bounds(at, run_dirs, monkeypatch):
+    from dlcore import jobs
+
+    monkeypatch.setattr(jobs, "pump", lambda root=None: None)  # queue it, start no worker
+    at.toggle(key="rt_override").set_value(True).run()
+    at.number_input(key="rt_lr_min").set_value(0.003).run()
+    at.radio(key="clrrun_preset").set_value("smoke").run()
+    at.button(key="clrrun_start").click().run()
+    assert not at.exception
+    (folder,) = run_dirs[0].iterdir()
+    spec = json.loads((folder / "spec.json").read_text())
+    assert spec["experiment"] == "clr" and spec["preset"] == "smoke"
+    assert spec["schedule"]["base_lr"] == pytest.approx(0.003) and spec["schedule"]["max_lr"] == pytest.approx(0.1)
+    assert any("Started the CLR run" in s.value for s in at.success)
+
+
+def growth_plan(at):
+    return [df.value for df in at.dataframe if "accumulation steps" in df.value.columns][-1]
+
+
+def test_batch_growth_k_and_memory_limit_change_the_plan(at):
+    plan = growth_plan(at)
+    assert plan["batch size"].tolist() == [32, 64, 128, 256]           # the class preset stops at 256
+    assert plan["first iteration"].tolist() == [0, 4, 8, 12]
+    assert plan["accumulation steps"].tolist() == [1, 1, 2, 4]         # memory limit 64
+    at.number_input(key="growth_k_class").set_value(10).run()
+    at.select_slider(key="growth_micro_class").set_value(128).run()
+    plan = growth_plan(at)
+    assert plan["first iteration"].tolist() == [0, 10, 20, 30]
+    assert plan["accumulation steps"].tolist() == [1, 1, 1, 2]
+    assert any("k = 10 updates" in m for m in markdown_with(at, "Would launch** `batch_growth"))
+    at.radio(key="growth_preset").set_value("full").run()
+    plan = growth_plan(at)
+    assert plan["batch size"].iloc[-1] == 16_384 and plan["accumulation steps"].iloc[-1] == 32
+
+
+def test_cached_runs_are_drawn_and_compared_in_numbers(run_dirs):
+    cached = run_dirs[1]
+    (clr,) = experiments.clr_runs("class", 1e-3, 1e-1)
+    (growth,) = experiments.batch_growth_runs("class", lr_max=0.1)
+    write_run(cached / "clr" / "exp_range__class", clr, epoch_records(0.80, 0.55, 0.40, [64] * 5, 8))
+    write_run(cached / "batch_growth" / "fixed_lr__class", growth,
+              epoch_records(0.74, 0.75, 0.45, [32, 64, 128, 256], 4))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    table = next(df.value for df in at.dataframe if "test accuracy" in df.value.columns)
+    assert table["test accuracy"].tolist() == pytest.approx([0.74 - 0.1 / 4, 0.80 - 0.1 / 5])
+    (sentence,) = markdown_with(at, "Growing the batch at a fixed rate ended with")
+    assert "71.5%" in sentence and "78.0%" in sentence and "6.5 percentage points lower" in sentence
+    assert "16 optimizer updates against the CLR run's 40" in sentence
+    provenance = [df.value for df in at.dataframe if "backend" in df.value.columns]
+    assert provenance and all((p["preset"] == "class (shortened)").all() for p in provenance)
+    specs = [c.proto.spec for c in charts(at)]
+    assert any("batch size (log" in s for s in specs)                    # loss vs batch size
+    assert any("validation" in s and "accuracy" in s for s in specs)    # the CLR curves

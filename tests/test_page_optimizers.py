@@ -1,4 +1,8 @@
-"""The optimizers page (SPEC 1.1): live equations, the race, divergence, the URL."""
+"""The optimizers page: live equations, the race, divergence, the URL (SPEC 1.1), and the MLP
+on CIFAR-10 with L2 and with dropout (SPEC 1.2-1.3)."""
+import json
+import math
+import os
 import pathlib
 import subprocess
 import sys
@@ -7,10 +11,22 @@ import pytest
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from dlcore import surfaces
+from dlcore import experiments, jobs, runs, surfaces
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "optimizers.py")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def private_live_runs(tmp_path_factory):
+    """Opening the page lists (and would start) live runs: keep this module's away from runs/."""
+    old = os.environ.get("DLCORE_RUNS_DIR")
+    os.environ["DLCORE_RUNS_DIR"] = str(tmp_path_factory.mktemp("live_runs"))
+    yield
+    if old is None:
+        os.environ.pop("DLCORE_RUNS_DIR", None)
+    else:
+        os.environ["DLCORE_RUNS_DIR"] = old
 
 
 def page(**query) -> AppTest:
@@ -30,7 +46,15 @@ def live(at, prefix: str) -> list[str]:
 
 
 def inspector(at):
-    return at.dataframe[-1].value.set_index("method")
+    """The race's inspector table (the MLP tab's tables come after it)."""
+    tables = [d.value for d in at.dataframe if {"method", "step", "w1", "w2"} <= set(d.value.columns)]
+    assert len(tables) == 1
+    return tables[0].set_index("method")
+
+
+def race_charts(at) -> list:
+    """The race tab's charts: the contour map (w₁, w₂) and L − L_min per step."""
+    return [c for c in at.get("vega_lite_chart") if '"w1' in c.proto.spec or '"gap' in c.proto.spec]
 
 
 def race_paths(at):
@@ -141,16 +165,12 @@ def test_divergence_is_reported_and_the_page_still_draws():
     table = inspector(at)
     assert table.loc["RMSProp", "status"].startswith("diverged")
     assert table.loc["Adam", "status"] == "ok"
-    assert len(at.get("vega_lite_chart")) == 2
+    assert len(race_charts(at)) == 2
     paths = race_paths(at)
     rms = paths[paths.method == "RMSProp"]
     assert len(rms) < 201  # the path stops where it left the box ...
     x0, x1, y0, y1 = surfaces.SURFACES["rosenbrock"].box  # ... so every drawn point is inside it
     assert rms.w1.between(x0, x1).all() and rms.w2.between(y0, y1).all()
-
-
-def test_mlp_tab_says_it_is_being_built(opened):
-    assert any("being built" in i.value for i in opened.info)
 
 
 def test_page_does_not_import_keras():
@@ -162,3 +182,216 @@ def test_page_does_not_import_keras():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# --- MLP on CIFAR-10 (SPEC 1.2-1.3) ------------------------------------------------------------
+from test_optimizer_comparison import write_mlp_run  # noqa: E402  (run folders with chosen numbers)
+
+FLOOR = 0.9 * -math.log(1e-7)   # what RMSProp + Nesterov's collapsed dropout run sits at
+
+
+@pytest.fixture
+def mlp_dirs(tmp_path, monkeypatch):
+    """Private live and cached run folders; nothing is started (jobs.pump does nothing)."""
+    live, cached = tmp_path / "live", tmp_path / "cached"
+    live.mkdir()
+    cached.mkdir()
+    monkeypatch.setenv("DLCORE_RUNS_DIR", str(live))
+    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(cached))
+    monkeypatch.setattr(jobs, "pump", lambda root=None: None)
+    return live, cached
+
+
+def cached_mlp_set(root, l2_finals, dropout_finals, preset="full"):
+    """Both regularizers × five methods; None in dropout_finals makes that run diverge."""
+    for reg, finals in (("l2", l2_finals), ("dropout", dropout_finals)):
+        for method, final in zip(experiments.METHODS, finals):
+            if final is None:
+                write_mlp_run(root, reg, method, [14.48, 14.5, FLOOR], accs=[0.1, 0.1, 0.1], preset=preset)
+            else:
+                write_mlp_run(root, reg, method, [2.5, 2.0, final], preset=preset)
+
+
+def mlp_page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=60).run()
+
+
+def joined(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+def table_with(at, column: str):
+    return [d.value for d in at.dataframe if column in d.value.columns]
+
+
+def chart_labels(at) -> set:
+    labels = set()
+    for chart in at.get("vega_lite_chart"):
+        for d in chart.proto.datasets:
+            df = dataframe_util.convert_arrow_bytes_to_pandas_df(d.data.data)
+            if "label" in df.columns:
+                labels |= set(df["label"])
+    return labels
+
+
+def test_lowest_loss_method_is_named_from_the_cached_runs(mlp_dirs, monkeypatch, tmp_path):
+    cached_mlp_set(mlp_dirs[1], [1.5, 1.4, 1.3, 1.2, 1.1], [1.6, 1.7, 1.8, 1.9, 2.0])
+    at = mlp_page()
+    assert not at.exception
+    success = joined(at.success)
+    assert "Lowest final training loss with L2: **Adam**, 1.100 after 3 epochs (full preset, cached)" in success
+    assert "Lowest final training loss with dropout: **Adagrad**, 1.600" in success
+    markdown = joined(at.markdown)
+    assert "**With L2** (Problem 1.2), **Adam** reaches the lowest final training loss" in markdown
+    # Other runs: the page's words follow.
+    other = tmp_path / "other"
+    cached_mlp_set(other, [1.1, 1.4, 1.3, 1.2, 1.5], [1.9, 1.7, 1.8, 1.6, 2.0])
+    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(other))
+    at = mlp_page()
+    success = joined(at.success)
+    assert "with L2: **Adagrad**, 1.100" in success and "with dropout: **AdaDelta**, 1.600" in success
+    assert "The winner changes: Adagrad with L2, AdaDelta with dropout." in joined(at.markdown)
+
+
+def test_diverged_cached_run_is_shown_not_hidden(mlp_dirs):
+    cached_mlp_set(mlp_dirs[1], [1.5, 1.4, 1.3, 1.2, 1.1], [1.6, 1.7, None, 1.9, 2.0])
+    at = mlp_page()
+    assert not at.exception
+    errors = joined(at.error)
+    assert "**Diverged:** dropout / RMSProp + Nesterov (full preset, cached)" in errors
+    assert "mlp_dropout/rmsprop_nesterov (full, cached)" in chart_labels(at)   # its curve is drawn
+    results = table_with(at, "verdict")[0].set_index(["regularizer", "method"])
+    assert results.loc[("dropout", "RMSProp + Nesterov"), "verdict"] == "diverged"
+    assert results.loc[("dropout", "RMSProp + Nesterov"), "final training loss"] == pytest.approx(FLOOR)
+    assert "with dropout: **Adagrad**" in joined(at.success)   # ranked without it
+    assert "The diverged run (RMSProp + Nesterov) is drawn like the others." in joined(at.caption)
+    # Losses on a log axis by default (the collapsed run at 14.5 would squeeze the rest), linear on request.
+    mlp_specs = lambda: [c.proto.spec for c in at.get("vega_lite_chart") if "mlp_cached" in c.proto.spec]  # noqa: E731
+    assert len(mlp_specs()) == 2 and all('"type": "log"' in s for s in mlp_specs())
+    at.checkbox(key="mlp.log").uncheck().run()
+    assert len(mlp_specs()) == 2 and not any('"type": "log"' in s for s in mlp_specs())
+
+
+def test_cached_runs_show_preset_time_tables_and_provenance(mlp_dirs):
+    cached_mlp_set(mlp_dirs[1], [1.5, 1.4, 1.3, 1.2, 1.1], [1.6, 1.7, 1.8, 1.9, 2.0])
+    at = mlp_page()
+    assert "#### Cached runs: full preset (what the homework asks)" in [m.value for m in at.markdown]
+    results = table_with(at, "best test accuracy")[0]
+    assert list(results["preset"].unique()) == ["full"] and len(results) == 10
+    assert {"final test accuracy", "wall-clock (s)", "s/epoch (median)"} <= set(results.columns)
+    times = table_with(at, "dropout − L2 (s/epoch)")[0]
+    assert len(times) == 5 and list(times["method"])[0] == "Adagrad"
+    provenance = [p for p in table_with(at, "backend") if "started" in p.columns][0]
+    assert set(provenance["hardware"]) == {"1 × NVIDIA H100 80GB HBM3"} and set(provenance["backend"]) == {"jax"}
+    assert set(provenance["started"]) == {"2025-01-01 10:00:00"} and all(provenance["wall-clock"])
+    assert set(provenance["preset"]) == {"full"}
+    # The ten runs overlap in time on one GPU: the page says each wall-clock includes that sharing.
+    assert "All 10 runs trained at the same time on one 1 × NVIDIA H100" in joined(at.caption)
+
+
+def test_class_preset_cached_runs_are_never_shown_as_full(mlp_dirs):
+    cached_mlp_set(mlp_dirs[1], [1.5, 1.4, 1.3, 1.2, 1.1], [1.6, 1.7, 1.8, 1.9, 2.0], preset="class")
+    at = mlp_page()
+    assert not at.exception
+    headers = [m.value for m in at.markdown if m.value.startswith("####")]
+    assert headers == ["#### Cached runs: class preset (shortened)"]
+    assert "Shortened, not the homework's result." in joined(at.warning)
+    assert set(table_with(at, "best test accuracy")[0]["preset"]) == {"class (shortened)"}
+    assert all("(class, cached)" in label for label in chart_labels(at) if label.startswith("mlp_"))
+
+
+def test_full_cached_set_is_chosen_first_and_class_on_request(mlp_dirs):
+    cached_mlp_set(mlp_dirs[1], [1.5, 1.4, 1.3, 1.2, 1.1], [1.6, 1.7, 1.8, 1.9, 2.0], preset="full")
+    cached_mlp_set(mlp_dirs[1], [1.1, 1.4, 1.3, 1.2, 1.5], [1.9, 1.7, 1.8, 1.6, 2.0], preset="class")
+    at = mlp_page()
+    assert at.radio(key="mlp.cached_preset").value == "full"
+    assert "with L2: **Adam**" in joined(at.success)
+    at.radio(key="mlp.cached_preset").set_value("class").run()
+    assert "with L2: **Adagrad**" in joined(at.success)
+    assert "#### Cached runs: class preset (shortened)" in [m.value for m in at.markdown]
+
+
+def test_cached_runs_can_be_hidden(mlp_dirs):
+    cached_mlp_set(mlp_dirs[1], [1.5, 1.4, 1.3, 1.2, 1.1], [1.6, 1.7, 1.8, 1.9, 2.0])
+    at = mlp_page()
+    at.toggle(key="mlp.show_cached").set_value(False).run()
+    assert not table_with(at, "best test accuracy") and not at.success
+    assert not any(label.startswith("mlp_") for label in chart_labels(at))
+
+
+def test_test_accuracy_curve_can_be_drawn(mlp_dirs):
+    cached_mlp_set(mlp_dirs[1], [1.5, 1.4, 1.3, 1.2, 1.1], [1.6, 1.7, 1.8, 1.9, 2.0])
+    at = mlp_page()
+    at.segmented_control(key="mlp.curve").set_value("val_accuracy").run()
+    assert not at.exception
+    assert "Test accuracy per epoch from:" in joined(at.caption)
+    specs = [c.proto.spec for c in at.get("vega_lite_chart") if "mlp_cached" in c.proto.spec]
+    assert specs and all('"validation accuracy"' in s for s in specs)
+
+
+def test_start_all_five_queues_the_five_specs(mlp_dirs):
+    live, _ = mlp_dirs
+    at = mlp_page()
+    assert at.button(key="mlp.start").label == "Start 5 runs"
+    at.button(key="mlp.start").click().run()
+    assert not at.exception and "Started 5 run(s)" in joined(at.success)
+    specs = [json.loads((p / "spec.json").read_text()) for p in sorted(live.iterdir())]
+    assert sorted(s["name"] for s in specs) == sorted(experiments.METHODS)
+    assert {(s["experiment"], s["preset"], s["batch_size"], s["epochs"]) for s in specs} == {
+        ("mlp_l2", "class", 128, 15)}
+    assert all(s["model"] == {"name": "mlp", "regularizer": "l2", "l2": 5e-4} for s in specs)
+    # The queued runs appear in the live section.
+    assert "#### Live runs: class preset (shortened)" in [m.value for m in at.markdown]
+
+
+def test_one_run_with_changed_hyper_parameters_and_batch(mlp_dirs):
+    live, _ = mlp_dirs
+    at = mlp_page()
+    at.radio(key="mlp.regularizer").set_value("dropout")
+    at.selectbox(key="mlp.methods").set_value("adam")
+    at.radio(key="mlp.preset").set_value("smoke").run()
+    assert at.number_input(key="mlp.batch.smoke").value == experiments.MLP_SIZES["smoke"][4]
+    at.number_input(key="mlp.batch.smoke").set_value(16)
+    at.number_input(key="mlp.adam.learning_rate").set_value(0.01).run()
+    assert at.button(key="mlp.start").label == "Start 1 run"
+    at.button(key="mlp.start").click().run()
+    (folder,) = list(live.iterdir())
+    spec = json.loads((folder / "spec.json").read_text())
+    assert (spec["experiment"], spec["name"], spec["preset"], spec["batch_size"]) == (
+        "mlp_dropout", "adam", "smoke", 16)
+    assert spec["optimizer"] == {"name": "adam", "learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999}
+    assert spec["model"] == {"name": "mlp", "regularizer": "dropout"}
+
+
+def test_defaults_are_shown_with_where_the_textbook_differs(mlp_dirs):
+    at = mlp_page()
+    assert at.number_input(key="mlp.adagrad.learning_rate").value == 0.001
+    assert at.number_input(key="mlp.adadelta.learning_rate").value == 1.0
+    assert at.number_input(key="mlp.rmsprop_nesterov.momentum").value == 0.9
+    assert "Adagrad: α (learning_rate) = 0.001 here, textbook 0.01" in joined(at.info)
+
+
+def test_full_preset_warns_that_it_takes_hours(mlp_dirs):
+    at = mlp_page()
+    at.radio(key="mlp.preset").set_value("full").run()
+    assert "hours for five" in joined(at.warning)
+    assert at.number_input(key="mlp.batch.full").value == 128
+
+
+def test_live_run_curves_and_progress_are_drawn(mlp_dirs):
+    live, _ = mlp_dirs
+    write_mlp_run(live, "l2", "adam", [2.3, 1.9, 1.7], epochs=15, preset="class", state="running",
+                  source_layout="live", pid=os.getpid())
+    at = mlp_page()
+    assert not at.exception
+    assert "**Training now**" in [m.value for m in at.markdown]
+    assert any("epoch 3/15" in str(p.proto.text) for p in at.get("progress"))
+    assert any(label.startswith("mlp_l2/adam (class") for label in chart_labels(at))
+    assert "**Not final.**" in joined(at.markdown)   # the discussion says the run is still going
+
+
+@pytest.mark.skipif(not (ROOT / "cached_runs" / "mlp_dropout" / "rmsprop_nesterov__full").is_dir(),
+                    reason="the cached full MLP runs are not in this checkout")
+def test_shipped_full_runs_show_the_diverged_dropout_run(opened):
+    assert "**Diverged:** dropout / RMSProp + Nesterov (full preset, cached)" in joined(opened.error)
+    assert "Lowest final training loss with L2:" in joined(opened.success)

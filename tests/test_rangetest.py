@@ -92,3 +92,24 @@ def test_learning_rates_must_increase():
         rangetest.suggest_lr_bounds([1e-3, 1e-4, 1e-2], [2.3, 2.0, 1.0])
     with pytest.raises(ValueError, match="one loss per learning rate"):
         rangetest.suggest_lr_bounds([1e-3, 1e-2, 1e-1], [2.3, 2.0])
+
+
+def test_records_of_a_discrete_test_are_read_one_point_per_candidate():
+    lr = np.repeat(schedules.range_test_candidates(), 4)       # each candidate logged 4 times
+    noise = np.tile([0.05, -0.05, 0.02, -0.02], 10)
+    base = np.array([2.30, 2.30, 2.31, 2.29, 1.50, 0.50, 0.40, 0.60, np.inf, np.nan])
+    rates, loss = rangetest.range_test_curve(lr, np.repeat(base, 4) + noise)
+    np.testing.assert_allclose(rates, schedules.range_test_candidates())
+    np.testing.assert_allclose(loss[:8], base[:8])             # the noise averages out per candidate
+    assert not np.isfinite(loss[8:]).any()                      # divergence survives the averaging
+    s = rangetest.suggest_from_records(lr, np.repeat(base, 4) + noise)
+    assert s.beta == 0.0 and s.n_used == 8 and s.lr_min < s.lr_max
+
+
+def test_records_of_a_sweep_keep_every_rate_in_order():
+    shuffled = np.random.default_rng(0).permutation(SWEEP.size)
+    rates, loss = rangetest.range_test_curve(SWEEP[shuffled], synthetic_loss(SWEEP)[shuffled])
+    np.testing.assert_allclose(rates, SWEEP)
+    np.testing.assert_allclose(loss, synthetic_loss(SWEEP))
+    s = rangetest.suggest_from_records(SWEEP, synthetic_loss(SWEEP))
+    assert log_error(s.lr_max, LR_90) < 0.1

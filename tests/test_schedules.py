@@ -225,3 +225,22 @@ def test_importing_schedules_does_not_import_keras():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_growth_phases_double_the_batch_and_split_what_does_not_fit():
+    assert schedules.growth_sizes(32, 16_384) == [32 * 2**i for i in range(10)]
+    assert schedules.growth_sizes(32, 100) == [32, 64, 100]      # never above stop
+    phases = schedules.growth_phases(k=7, max_micro_batch=512)
+    assert [p.accumulation_steps for p in phases] == [1] * 5 + [2, 4, 8, 16, 32]
+    assert all(p.micro_batch * p.accumulation_steps == p.batch_size for p in phases)
+    assert {p.updates for p in phases} == {7}
+    with pytest.raises(ValueError, match="k"):
+        schedules.growth_phases(k=0, max_micro_batch=512)
+
+
+def test_describe_says_the_numbers_a_run_would_use():
+    text = schedules.describe({"name": "exp_range", "base_lr": 0.002, "max_lr": 0.05, "step_size": 100, "gamma": 0.999})
+    assert "base_lr (lr_min) = 0.002" in text and "max_lr (lr_max) = 0.05" in text and "γ = 0.999" in text
+    growth = schedules.describe({"name": "batch_growth", "start": 32, "stop": 16_384, "k": 50, "max_micro_batch": 512})
+    assert "32 → 16384" in growth and "k = 50" in growth and "512" in growth
+    assert "sweep" in schedules.describe({"name": "range_test", "lr_start": 1e-9, "lr_end": 10, "mode": "sweep"})

@@ -83,3 +83,20 @@ def test_comparison_table_orders_by_M_and_says_what_each_row_reports(cached):
 def test_comparison_table_of_no_runs_keeps_its_columns():
     table = comparison_table([])
     assert table.empty and {"M", "reports", "epochs", "wall-clock", "images/s", "hardware"} <= set(table)
+
+
+def test_a_run_cut_short_says_so_in_its_row(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(tmp_path))
+    spec = experiments.resnet_runs("full", Ms=(8,))[0].to_dict()
+    runfolders.write_run(tmp_path / "batch_augmentation" / "M8__full", spec, "cancelled", 4,
+                         hardware=runfolders.GPU)
+    row = comparison_table(runs.list_runs(include_live=False)).iloc[0]
+    assert row["reports"] == "92% not reached: accuracy at the last epoch (4); run cancelled after 4 of 100 epochs"
+
+
+def test_a_queued_run_says_it_has_not_started(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(tmp_path))
+    spec = experiments.resnet_runs("class", Ms=(2,))[0].to_dict()
+    runfolders.write_run(tmp_path / "batch_augmentation" / "M2__class", spec, "queued", 0)
+    row = comparison_table(runs.list_runs(include_live=False)).iloc[0]
+    assert row["reports"] == f"no finished epoch yet; queued, {spec['epochs']} epochs to run"
