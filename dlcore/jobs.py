@@ -50,6 +50,29 @@ def start(spec: Spec | dict) -> pathlib.Path:
     return run_dir
 
 
+def start_many(specs) -> tuple[list[pathlib.Path], str | None]:
+    """Start several runs, all or none: every spec is checked before the first one starts.
+
+    Returns (run folders, None), or ([], the reason in words) — what a page shows.
+    """
+    checked, problems = [], []
+    for spec in specs:
+        try:
+            checked.append(spec if isinstance(spec, Spec) else Spec.from_dict(spec))
+            problems += [f"{checked[-1].label}: {p}" for p in checked[-1].problems()]
+        except SpecError as err:
+            problems += err.problems
+    specs = checked
+    if problems:
+        return [], "These runs cannot start: " + "; ".join(problems)
+    try:
+        folders = [create(spec) for spec in specs]
+        pump()
+    except OSError as err:
+        return [], f"These runs cannot start: {err}"
+    return folders, None
+
+
 def _spawn(run_dir: pathlib.Path) -> int:
     log = open(run_dir / "worker.log", "ab")
     env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")

@@ -310,13 +310,9 @@ def draw_launch(specs, key: str, what: str):
         st.error(f"The {name} data set is not in the local Keras cache, so this run would fail. "
                  "Put the Keras cache folder in place (or set KERAS_HOME), or use the smoke preset.")
     if st.button(f"Start {what}", type="primary", disabled=bool(missing), key=f"{key}_start"):
-        try:
-            for spec in specs:
-                jobs.start(spec)
-        except experiments.SpecError as err:
-            st.error("This run cannot start: " + "; ".join(err.problems))
-        except (data.DatasetUnavailable, OSError, ValueError) as err:
-            st.error(f"This run cannot start: {err}")
+        _, error = jobs.start_many(specs)
+        if error:
+            st.error(error)
         else:
             st.session_state[f"{key}_{FLASH}"] = ("success", f"Started {what}: {', '.join(s.label for s in specs)}. "
                                                   "Its curves stream in below.")

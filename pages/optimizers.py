@@ -460,13 +460,9 @@ def mlp_start_ui(specs: list) -> None:
                "queue); cancel, resume or delete them on the **Runs** page.")
     if st.button(f"Start {len(specs)} run{'s' if len(specs) != 1 else ''}", type="primary",
                  disabled=bool(missing), key=mlp_key("start")):
-        try:
-            for spec in specs:
-                jobs.start(spec)
-        except experiments.SpecError as err:
-            st.error("These runs cannot start: " + "; ".join(err.problems))
-        except (data.DatasetUnavailable, OSError, ValueError) as err:
-            st.error(f"These runs cannot start: {err}")
+        _, error = jobs.start_many(specs)
+        if error:
+            st.error(error)
         else:
             st.success(f"Started {len(specs)} run(s): {', '.join(s.label for s in specs)}. Their curves "
                        "appear below after their first epoch.")

@@ -148,13 +148,9 @@ def start_run_ui():
 
 
 def start_runs(specs):
-    try:
-        for spec in specs:
-            jobs.start(spec)
-    except experiments.SpecError as err:
-        st.error("These runs cannot start: " + "; ".join(err.problems))
-    except (data.DatasetUnavailable, OSError, ValueError) as err:
-        st.error(f"These runs cannot start: {err}")
+    _, error = jobs.start_many(specs)
+    if error:
+        st.error(error)
     else:
         flash("success", f"Started {len(specs)} run(s): {', '.join(s.label for s in specs)}.")
 

@@ -145,10 +145,10 @@ def test_gallery_page_does_not_import_keras():
 
 @pytest.fixture
 def roots(run_folders, monkeypatch):
-    """The private run folders; jobs.start records specs instead of spawning workers."""
+    """The private run folders; jobs.start_many records specs instead of spawning workers."""
     live, cached = run_folders
     started = []
-    monkeypatch.setattr(jobs, "start", lambda spec: started.append(spec) or live / spec.name)
+    monkeypatch.setattr(jobs, "start_many", lambda specs: (started.extend(specs) or [live / s.name for s in specs], None))
     return live, cached, started
 
 

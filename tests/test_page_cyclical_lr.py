@@ -135,7 +135,7 @@ def test_the_page_never_imports_keras():
 
 # --- The range test, the CLR run and batch growth ---------------------------------------------
 
-from dlcore import experiments, generalization, rangetest, runs, schedules  # noqa: E402
+from dlcore import experiments, rangetest, runs, schedules  # noqa: E402
 
 # A discrete range test with a known reading: flat at chance, falls between 1e-4 and 1e-1, NaN at 10.
 CANDIDATE_LOSS = [2.30, 2.30, 2.30, 2.30, 2.29, 2.10, 1.20, 0.60, 0.90, float("nan")]

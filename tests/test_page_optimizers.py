@@ -11,7 +11,7 @@ import pytest
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from dlcore import experiments, jobs, runs, surfaces
+from dlcore import experiments, jobs, surfaces
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "optimizers.py")

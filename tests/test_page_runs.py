@@ -202,10 +202,10 @@ def test_a_missing_data_set_is_a_message_and_the_start_button_is_disabled(roots,
 
 
 def test_a_start_error_is_a_message_not_a_traceback(roots, monkeypatch):
-    def refuse(spec):
-        raise experiments.SpecError(["the learning rate must be a positive number, not 0"])
+    def refuse(specs):
+        return [], "These runs cannot start: the learning rate must be a positive number, not 0"
 
-    monkeypatch.setattr(jobs, "start", refuse)
+    monkeypatch.setattr(jobs, "start_many", refuse)
     at = open_page()
     at.button(key="runs_start").click().run()
     assert not at.exception

@@ -1,6 +1,4 @@
 """The worker: it trains, streams, cancels, dies, resumes — and says so on disk."""
-import json
-import math
 import os
 import signal
 import time
@@ -131,3 +129,14 @@ def test_cancel_before_the_worker_starts_is_honoured(runs_dir):
     (run_dir / "cancel").touch()
     assert train.run(run_dir) == "cancelled"
     assert runs.read_run(run_dir, "live").epochs().empty
+
+
+def test_start_many_is_all_or_none(runs_dir, monkeypatch):
+    monkeypatch.setattr(jobs, "_spawn", lambda run_dir: os.getpid())
+    good = smoke_spec()
+    bad = smoke_spec().to_dict()
+    bad["batch_size"] = 0
+    folders, error = jobs.start_many([good, bad])
+    assert folders == [] and "batch size" in error and list(runs_dir.iterdir()) == []
+    folders, error = jobs.start_many([good, good])
+    assert error is None and len(folders) == 2
