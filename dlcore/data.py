@@ -71,6 +71,14 @@ def is_available(name: str) -> bool:
     return _find(probe) is not None
 
 
+def missing_for(specs) -> list[str]:
+    """What stops these runs on this machine: one sentence per data set it cannot load offline."""
+    names = sorted({s.dataset for s in specs if not is_available(s.dataset)})
+    return [f"The {name} data set is not in the local Keras cache on this machine, so these runs would fail. "
+            "Put the Keras cache folder in place (or set KERAS_HOME), or pick the smoke preset (synthetic data)."
+            for name in names]
+
+
 def _unavailable(name: str, err: Exception) -> DatasetUnavailable:
     where = ", ".join(str(d) for d in keras_dataset_dirs())
     return DatasetUnavailable(

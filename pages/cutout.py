@@ -280,11 +280,9 @@ def launch_ui(section: str) -> str:
 def start_ui(section: str, specs: list) -> None:
     """The runs a Start button would launch, what they need, and the button."""
     st.dataframe(charts.specs_table(specs), hide_index=True)
-    missing = sorted({s.dataset for s in specs if not data.is_available(s.dataset)})
-    for name in missing:
-        st.error(f"The {name} data set is not in the local Keras cache on this machine, so these runs "
-                 "would fail. Put the Keras cache folder in place (or set KERAS_HOME), or pick the smoke "
-                 "preset (synthetic data).")
+    missing = data.missing_for(specs)
+    for message in missing:
+        st.error(message)
     st.caption(f"Runs train in the background, at most {jobs.max_running()} at once (the others wait in a "
                "queue); cancel, resume or delete them on the **Runs** page.")
     if st.button(f"Start {len(specs)} run(s)", type="primary", disabled=bool(missing) or not specs,

@@ -305,10 +305,9 @@ def draw_launch(specs, key: str, what: str):
     with st.expander("The spec(s) as JSON"):
         for spec in specs:
             st.json(spec.to_dict(), expanded=False)
-    missing = sorted({s.dataset for s in specs if not data.is_available(s.dataset)})
-    for name in missing:
-        st.error(f"The {name} data set is not in the local Keras cache, so this run would fail. "
-                 "Put the Keras cache folder in place (or set KERAS_HOME), or use the smoke preset.")
+    missing = data.missing_for(specs)
+    for message in missing:
+        st.error(message)
     if st.button(f"Start {what}", type="primary", disabled=bool(missing), key=f"{key}_start"):
         _, error = jobs.start_many(specs)
         if error:

@@ -452,10 +452,9 @@ def mlp_start_ui(specs: list) -> None:
     if not specs:
         return
     st.dataframe(charts.specs_table(specs), hide_index=True)
-    missing = sorted({s.dataset for s in specs if not data.is_available(s.dataset)})
-    for name in missing:
-        st.error(f"The {name} data set is not in the local Keras cache on this machine, so these runs would "
-                 "fail. Put the Keras cache folder in place (or set KERAS_HOME), or pick the smoke preset.")
+    missing = data.missing_for(specs)
+    for message in missing:
+        st.error(message)
     st.caption(f"Runs train in the background, at most {jobs.max_running()} at once (the others wait in a "
                "queue); cancel, resume or delete them on the **Runs** page.")
     if st.button(f"Start {len(specs)} run{'s' if len(specs) != 1 else ''}", type="primary",

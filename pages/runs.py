@@ -138,10 +138,9 @@ def start_run_ui():
             st.error(f"This experiment cannot be built: {err}")
             return
         st.dataframe(charts.specs_table(specs), hide_index=True)
-        missing = sorted({s.dataset for s in specs if not data.is_available(s.dataset)})
-        for name in missing:
-            st.error(f"The {name} data set is not in the local Keras cache, so these runs would fail. "
-                     "Put the Keras cache folder in place (or set KERAS_HOME), or use the smoke preset.")
+        missing = data.missing_for(specs)
+        for message in missing:
+            st.error(message)
         st.caption(f"At most {jobs.max_running()} run(s) train at once; the others wait in a queue.")
         if st.button(f"Start {len(specs)} run(s)", type="primary", disabled=bool(missing), key="runs_start"):
             start_runs(specs)

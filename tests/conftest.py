@@ -25,6 +25,18 @@ def runs_dir(tmp_path, monkeypatch):
     return d
 
 
+@pytest.fixture
+def run_roots(tmp_path, monkeypatch):
+    """Private, empty live and cached run folders: a page under test never reads,
+    pumps or writes the checkout's own runs/ and cached_runs/."""
+    live, cached = tmp_path / "runs", tmp_path / "cached"
+    live.mkdir()
+    cached.mkdir()
+    monkeypatch.setenv("DLCORE_RUNS_DIR", str(live))
+    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(cached))
+    return live, cached
+
+
 @pytest.fixture(scope="session")
 def keras_cache():
     """The shared Keras data cache, or skip when this machine has none."""

@@ -10,11 +10,8 @@ from dlcore import charts, rangetest, runs
 
 
 @pytest.fixture
-def roots(tmp_path, monkeypatch):
-    live, cached = tmp_path / "runs", tmp_path / "cached"
-    monkeypatch.setenv("DLCORE_RUNS_DIR", str(live))
-    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(cached))
-    return live, cached
+def roots(run_roots):
+    return run_roots
 
 
 @pytest.fixture

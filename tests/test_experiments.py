@@ -75,3 +75,13 @@ def test_replace_updates_the_same_component_and_swaps_another():
     (clr,) = experiments.clr_runs("class", lr_min=1e-3, lr_max=1e-1)
     assert clr.replace(optimizer={"learning_rate": 0.01}).optimizer == {**clr.optimizer, "learning_rate": 0.01}
     assert clr.replace(model={"name": "mlp", "regularizer": "l2"}).model == {"name": "mlp", "regularizer": "l2"}
+
+
+def test_missing_data_sets_are_named_once_each(monkeypatch):
+    from dlcore import data
+
+    monkeypatch.setattr(data, "is_available", lambda name: name.startswith("synthetic_"))
+    specs = experiments.mlp_runs("class", "l2") + experiments.mlp_runs("smoke", "l2")
+    (message,) = data.missing_for(specs)
+    assert "cifar10 data set is not in the local Keras cache" in message
+    assert data.missing_for(experiments.mlp_runs("smoke", "l2")) == []

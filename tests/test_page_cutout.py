@@ -33,14 +33,9 @@ def all_text(at):
 
 
 @pytest.fixture(autouse=True)
-def run_folders(tmp_path, monkeypatch):
-    """Empty live and cached run folders: the page never reads (or pumps) the checkout's own."""
-    live, cached = tmp_path / "runs", tmp_path / "cached"
-    live.mkdir()
-    cached.mkdir()
-    monkeypatch.setenv("DLCORE_RUNS_DIR", str(live))
-    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(cached))
-    return live, cached
+def run_folders(run_roots):
+    """Every test here gets the private run folders (conftest.run_roots)."""
+    return run_roots
 
 
 @pytest.fixture

@@ -21,14 +21,8 @@ PAGE = str(ROOT / "pages" / "cyclical_lr.py")
 
 
 @pytest.fixture
-def run_dirs(tmp_path, monkeypatch):
-    """Empty live and cached run folders (the page must not read the checkout's)."""
-    live, cached = tmp_path / "runs", tmp_path / "cached"
-    live.mkdir()
-    cached.mkdir()
-    monkeypatch.setenv("DLCORE_RUNS_DIR", str(live))
-    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(cached))
-    return live, cached
+def run_dirs(run_roots):
+    return run_roots
 
 
 @pytest.fixture

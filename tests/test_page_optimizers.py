@@ -191,15 +191,10 @@ FLOOR = 0.9 * -math.log(1e-7)   # what RMSProp + Nesterov's collapsed dropout ru
 
 
 @pytest.fixture
-def mlp_dirs(tmp_path, monkeypatch):
+def mlp_dirs(run_roots, monkeypatch):
     """Private live and cached run folders; nothing is started (jobs.pump does nothing)."""
-    live, cached = tmp_path / "live", tmp_path / "cached"
-    live.mkdir()
-    cached.mkdir()
-    monkeypatch.setenv("DLCORE_RUNS_DIR", str(live))
-    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(cached))
     monkeypatch.setattr(jobs, "pump", lambda root=None: None)
-    return live, cached
+    return run_roots
 
 
 def cached_mlp_set(root, l2_finals, dropout_finals, preset="full"):

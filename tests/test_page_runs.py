@@ -32,12 +32,8 @@ def no_training(monkeypatch):
 
 
 @pytest.fixture
-def roots(tmp_path, monkeypatch):
-    live, cached = tmp_path / "runs", tmp_path / "cached"
-    live.mkdir()
-    monkeypatch.setenv("DLCORE_RUNS_DIR", str(live))
-    monkeypatch.setenv("DLCORE_CACHED_RUNS_DIR", str(cached))
-    return live, cached
+def roots(run_roots):
+    return run_roots
 
 
 @pytest.fixture
