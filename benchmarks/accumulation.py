@@ -1,15 +1,15 @@
 """Throughput of gradient accumulation: accumulated large batches vs the same micro-batch without.
 
-    python benchmarks/accumulation.py                       # MiniGoogLeNet, micro-batch 64, 4 steps
-    python benchmarks/accumulation.py --model mlp --micro 512 --steps 8 --updates 20
-    python benchmarks/accumulation.py --big                 # also the whole batch at once, if it fits
+    python benchmarks/batch_growth.py                       # MiniGoogLeNet, micro-batch 64, 4 steps
+    python benchmarks/batch_growth.py --model mlp --micro 512 --steps 8 --updates 20
+    python benchmarks/batch_growth.py --big                 # also the whole batch at once, if it fits
 
 Side by side in one process, same model, same data, alternating, after a warm-up pass each:
 
   plain        N micro-batches of m samples, one optimizer update per micro-batch;
   accumulated  the same N micro-batches, one update every `steps` of them: the effective
                batch m·steps built by Keras's gradient_accumulation_steps, through
-               dlcore.accumulation.phase_optimizer, exactly as the batch-growth run does it;
+               dlcore.engine.batch_growth.phase_optimizer, exactly as the batch-growth run does it;
   big batch    (with --big) N/steps batches of m·steps at once, for context only: it is
                what accumulation stands in for when m·steps does not fit in memory.
 
@@ -33,7 +33,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dlcore import accumulation, experiments, models, train  # noqa: E402
+from dlcore.engine import batch_growth, experiments  # noqa: E402
+from dlcore.engine import provenance
+from dlcore.keras_parts import models  # noqa: E402
 
 TARGET = 0.9
 
@@ -52,7 +54,7 @@ def compiled(name: str, steps: int, weights=None):
         model.set_weights(weights)
     spec = experiments.Spec(experiment="bench", name="bench", optimizer={"name": "sgd", "learning_rate": 0.01,
                                                                          "momentum": 0.9})
-    opt = accumulation.phase_optimizer(spec, steps, model.trainable_variables)
+    opt = batch_growth.phase_optimizer(spec, steps, model.trainable_variables)
     model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     return model
 
@@ -85,7 +87,7 @@ def main(argv=None) -> int:
     if args.big:
         contenders["big batch"] = (compiled(args.model, 1, weights), args.micro * args.steps)
 
-    hw = train.hardware()
+    hw = provenance.hardware()
     print(f"backend {keras.backend.backend()}, device {hw['device']} ({hw['cpu']}), model {args.model}")
     print(f"micro-batch {args.micro}, {args.steps} accumulation steps (effective batch {args.micro * args.steps}), "
           f"{n} images per pass, {args.repeats} timed passes each after a warm-up pass", flush=True)

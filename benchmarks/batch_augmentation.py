@@ -6,9 +6,9 @@ memory of the input side should hardly depend on M, and a step over M·B images
 should keep the CPU at least as busy per image as a step over B.
 
 Everything goes through the code a training run uses: the spec comes from
-``dlcore.experiments.resnet_runs``, batches from ``dlcore.train.make_batches``
-(the worker's PyDataset, i.e. ``train.augment_batch`` → ``dlcore.augment``), the
-model from ``dlcore.train.build_model`` (ResNet v1, SGD, the step-decay
+``dlcore.engine.experiments.resnet_runs``, batches from ``dlcore.engine.worker.make_batches``
+(the worker's PyDataset, i.e. ``pipeline.augment_batch`` → ``dlcore.core.augment``), the
+model from ``dlcore.engine.worker.build_model`` (ResNet v1, SGD, the step-decay
 schedule), one ``train_on_batch`` per step. Per M, side by side:
 
 - input pipeline, on the full CIFAR-10 training set as ``data.prepare(...,
@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from dlcore import data, experiments, train  # noqa: E402
+from dlcore.engine import data, experiments  # noqa: E402
+from dlcore.engine import model_setup, pipeline
 
 MS = (1, 4, 16)
 PIPELINE_BATCHES = 20
@@ -76,10 +77,10 @@ def spec_for(M: int, depth: int):
     return spec.replace(model={"depth": depth})
 
 
-def pipeline(spec, x, y) -> dict:
+def pipeline_cost(spec, x, y) -> dict:
     """Images/s of making PIPELINE_BATCHES batches, then their tracemalloc peak (a second pass:
     tracing slows allocation, so it does not time the first)."""
-    batches = train.make_batches(spec, x, y)
+    batches = pipeline.make_batches(spec, x, y)
     batches[0]  # the first call allocates the epoch's permutation: not per-batch cost
     t0 = time.perf_counter()
     images = sum(len(batches[i][0]) for i in range(1, PIPELINE_BATCHES + 1))
@@ -98,7 +99,7 @@ def pipeline(spec, x, y) -> dict:
 def training(specs: dict, x, y, model, images: int, rounds: int) -> dict:
     """Per M: images/s of train_on_batch (median over `rounds` interleaved rounds, so a change in
     the machine's load hits every M alike), compile time, seconds per step."""
-    batches = {M: train.make_batches(spec, x, y) for M, spec in specs.items()}
+    batches = {M: pipeline.make_batches(spec, x, y) for M, spec in specs.items()}
     out = {M: {"compile_s": 0.0, "rates": [], "step_s": []} for M in specs}
     for M, b in batches.items():  # trace the step once per batch shape, before timing anything
         xb, yb = b[0]
@@ -147,7 +148,7 @@ def main(argv=None) -> int:
         rows[M]["input_side_mb"] = set_mb + rows[M]["pipeline_peak_mb"]
         rows[M]["notebook_mb"] = M * set_mb
     rss["after the pipeline passes (M = 1, 4, 16)"] = rss_mb()
-    model = train.build_model(specs[1], x.shape[1:], 782)
+    model = model_setup.build_model(specs[1], x.shape[1:], 782)
     for M, r in training(specs, x, y, model, args.images, args.rounds).items():
         rows[M].update(r)
         print(f"  M={M:2d}: first step (compiling) {r['compile_s']:.1f} s, then {r['step_s']:.2f} s per step "

@@ -1,7 +1,7 @@
 """How long the optimizer race takes to recompute, next to drawing it (issue 3).
 
 Every slider move on the optimizers page reruns the five trajectories
-(dlcore.rules.race, NumPy) and rebuilds the race chart (Altair). The
+(dlcore.core.rules.race, NumPy) and rebuilds the race chart (Altair). The
 recomputation must stay well under the chart's own cost, or the page would
 be slow because of the maths rather than the drawing. This prints, per
 surface, the median time to recompute all five trajectories of 500 steps and
@@ -21,7 +21,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dlcore import rules, surfaces  # noqa: E402
+from dlcore.core import rules, surfaces  # noqa: E402
 
 STEPS = 500
 REPEATS = 7

@@ -1,8 +1,8 @@
 """What does streaming cost? The same MLP on the same data, three ways, side by side.
 
   A. plain `model.fit` on NumPy arrays (Keras's own input pipeline, no callback);
-  B. `model.fit` on the engine's input pipeline (`train.make_batches`), no callback;
-  C. the whole engine: `dlcore.train.run` with streaming, cancel checks and checkpoints.
+  B. `model.fit` on the engine's input pipeline (`pipeline.make_batches`), no callback;
+  C. the whole engine: `dlcore.engine.worker.run` with streaming, cancel checks and checkpoints.
 
 Each is timed per epoch after a warm-up epoch; the ratios C/B (what streaming
 itself costs; target: under 3%) and C/A (streaming plus our deterministic,
@@ -27,8 +27,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from dlcore import data, jobs, runs, train  # noqa: E402
-from dlcore.experiments import Spec  # noqa: E402
+from dlcore.engine import data, jobs, runs  # noqa: E402
+from dlcore.engine import model_setup, pipeline, worker
+from dlcore.engine.experiments import Spec  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -63,23 +64,23 @@ def main() -> int:
     x, y = arrays["x_train"], arrays["y_train"]
     print(f"{dataset}: {len(x)} images, MLP 3072-1000-1000-10, batch 128, {args.epochs} epochs × {args.rounds} rounds, "
           f"backend {keras.backend.backend()}")
-    results = {"A plain fit(arrays)": [], "B fit(engine pipeline)": [], "C dlcore.train (streaming)": []}
+    results = {"A plain fit(arrays)": [], "B fit(engine pipeline)": [], "C dlcore.engine.worker (streaming)": []}
     root = pathlib.Path(tempfile.mkdtemp())
     for _ in range(args.rounds):
         for key in results:
             keras.utils.set_random_seed(0)
             if key.startswith("C"):
                 run_dir = jobs.create(spec, root=root)
-                train.run(run_dir)
+                worker.run(run_dir)
                 epochs = runs.read_run(run_dir, "live").epochs()
                 results[key].append(float(epochs["images_per_s"].iloc[1:].median()))
                 continue
-            model = train.build_model(spec, x.shape[1:], steps_per_epoch=len(x) // 128)
+            model = model_setup.build_model(spec, x.shape[1:], steps_per_epoch=len(x) // 128)
             timer = EpochTimer()
             if key.startswith("A"):
                 model.fit(x, y, batch_size=128, epochs=args.epochs, shuffle=True, verbose=0, callbacks=[timer])
             else:
-                model.fit(train.make_batches(spec, x, y), epochs=args.epochs, shuffle=False, verbose=0, callbacks=[timer])
+                model.fit(pipeline.make_batches(spec, x, y), epochs=args.epochs, shuffle=False, verbose=0, callbacks=[timer])
             results[key].append(images_per_s(timer.times, len(x)))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n{'path':28s} {'images/s (median of rounds)':>28s}   rounds")

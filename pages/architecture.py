@@ -1,17 +1,17 @@
 """3 · Architecture arithmetic: AlexNet, VGG19, receptive fields, inception.
 
 The page only lays out widgets and draws; every number comes from
-`dlcore.archmath` applied to the layer tables of `dlcore.architectures`.
+`dlcore.core.archmath` applied to the layer tables of `dlcore.core.architectures`.
 Nothing here imports Keras, so the page is instant and works offline.
 """
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dlcore import archmath as am
-from dlcore import architectures as ar
+from dlcore.core import archmath as am
+from dlcore.core import architectures as ar
 
-SOURCE = "computed by dlcore.archmath from the layer table in dlcore.architectures"
+SOURCE = "computed by dlcore.core.archmath from the layer table in dlcore.core.architectures"
 
 
 # ------------------------------------------------------------------- AlexNet
@@ -164,7 +164,7 @@ def draw_field_squares(squares, r):
     chart = alt.layer(squares_chart, grid.encode(x="edge:Q"), grid.encode(y="edge:Q")).properties(width=380, height=380)
     st.altair_chart(chart)
     st.caption(
-        "The field growing layer by layer, centred on the output pixel (dlcore.archmath.receptive_field_squares)."
+        "The field growing layer by layer, centred on the output pixel (dlcore.core.archmath.receptive_field_squares)."
     )
 
 
@@ -260,7 +260,7 @@ def draw_inception(shape, filters):
     )
     st.altair_chart(chart, width="stretch")
     st.caption(
-        f"Multiplies per branch for the input and filter numbers above, {SOURCE} (dlcore.archmath.branch_costs)."
+        f"Multiplies per branch for the input and filter numbers above, {SOURCE} (dlcore.core.archmath.branch_costs)."
     )
 
 

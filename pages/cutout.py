@@ -5,22 +5,26 @@ Three tabs, one per homework question:
    M copies batch augmentation makes of one of them (instant, no Keras);
 2. the ResNet-44 baseline (He et al. Sec 4.2, `resnet_section()`) and
 3. batch augmentation for M = 2…16 (Hoffer et al., `batch_augmentation_section()`):
-   both launch background runs (dlcore.jobs), watch them train and draw them
+   both launch background runs (dlcore.engine.jobs), watch them train and draw them
    with the cached runs of cached_runs/, one chart per preset so a shortened
    run is never shown as a full one.
 
-All augmentation is `dlcore.augment`, the same code the training input
+All augmentation is `dlcore.core.augment`, the same code the training input
 pipeline uses; this page only picks images, draws widgets and shows results.
 Nothing here imports Keras (Streamlit runs every tab's code on each rerun, and
 the gallery must open instantly): parameter counts come from
-dlcore.cifar_resnet's arithmetic, training happens in worker processes.
+dlcore.results.resnet_recipe's arithmetic, training happens in worker processes.
 """
 import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from dlcore import augment, charts, cifar_resnet, data, experiments, jobs, runs, time_to_accuracy
+from dlcore.core import augment
+from dlcore.results import tables
+from dlcore.charts import curves
+from dlcore.results import resnet_recipe, time_to_accuracy
+from dlcore.engine import data, experiments, jobs, runs
 
 # 32×32 pixels are too small to see; shown 4× larger, nearest neighbour so
 # the mask's edges stay sharp.
@@ -241,7 +245,7 @@ def gallery_section() -> None:
     draw_image_row(after, captions)
     draw_masked_table(captions, masks, "image")
     st.caption(
-        f"Images: {gallery['source']}. Masks drawn by `dlcore.augment.cutout_masks` with seed {seed}; "
+        f"Images: {gallery['source']}. Masks drawn by `dlcore.core.augment.cutout_masks` with seed {seed}; "
         f"the fraction is counted from each mask. Expected on average for {count} square(s) of side {size} "
         f"with uniformly random centres: {augment.expected_masked_fraction(size, count):.1%} "
         "(exact, `augment.expected_masked_fraction`), less than s²/1024 because squares are clipped at the borders.")
@@ -256,7 +260,7 @@ def gallery_section() -> None:
     draw_image_row(copies, copy_captions)
     draw_masked_table(copy_captions, copy_masks, "copy")
     st.caption(
-        f"{M} copies of {captions[which]} made by `dlcore.augment.batch_augment` (seed {seed}): each with its "
+        f"{M} copies of {captions[which]} made by `dlcore.core.augment.batch_augment` (seed {seed}): each with its "
         "own 4-pixel pad and random 32×32 crop, horizontal flip with probability ½ (He et al. Sec 4.2) and "
         f"cutout square(s); padding uses the same fill as the masks. All {M} share the label "
         f"'{data.CIFAR10_CLASSES[gallery['y'][picked[which]]]}'.")
@@ -279,7 +283,7 @@ def launch_ui(section: str) -> str:
 
 def start_ui(section: str, specs: list) -> None:
     """The runs a Start button would launch, what they need, and the button."""
-    st.dataframe(charts.specs_table(specs), hide_index=True)
+    st.dataframe(tables.specs_table(specs), hide_index=True)
     missing = data.missing_for(specs)
     for message in missing:
         st.error(message)
@@ -357,13 +361,13 @@ def draw_training_now(active: list, section: str) -> None:
     if not active:
         return
     st.markdown("**Training now**")
-    for run, row in zip(active, charts.runs_table(active).to_dict("records")):
+    for run, row in zip(active, tables.runs_table(active).to_dict("records")):
         eta = f" · ETA {row['ETA']}" if row["ETA"] else ""
         st.progress(row["progress"], text=f"{row['run']} · {row['state']} · epoch {row['epoch']}{eta}")
-    batches = charts.batches_frame(active)
+    batches = tables.batches_frame(active)
     if not batches.empty:
-        st.altair_chart(charts.loss_vs_step(batches, view=f"{section}_steps"), key=f"{section}_steps")
-        st.caption(charts.runs_caption(active, "Batch loss (each point the mean over the batches since the "
+        st.altair_chart(curves.loss_vs_step(batches, view=f"{section}_steps"), key=f"{section}_steps")
+        st.caption(curves.runs_caption(active, "Batch loss (each point the mean over the batches since the "
                                                "previous one), streaming"))
 
 
@@ -371,28 +375,28 @@ def draw_preset_group(section: str, preset: str, group: list, curve: str) -> Non
     """One chart and one table per preset; shortened presets say what they shortened."""
     st.markdown(f"#### {PRESET_TITLES[preset]}")
     if preset != "full":
-        for note in dict.fromkeys(charts.run_notes(r) for r in group):
+        for note in dict.fromkeys(tables.run_notes(r) for r in group):
             st.warning(f"**Shortened, not the homework's result.** {note}.")
-    cut_short = [label for r, label in zip(group, charts.run_labels(group)) if r.state in ("cancelled", "failed")]
+    cut_short = [label for r, label in zip(group, tables.run_labels(group)) if r.state in ("cancelled", "failed")]
     if cut_short:
         st.warning(f"**Stopped before the end:** {', '.join(cut_short)}. Their last epoch is shown as it "
                    "is, not as a full-length result.")
-    frame = charts.epochs_frame(group)
+    frame = tables.epochs_frame(group)
     if frame.empty:
         st.info("No finished epoch yet: the first point appears when an epoch ends.")
     else:
         view = f"{section}_{preset}"
         if curve == "val_accuracy":
-            chart = charts.error_vs_epoch_with_target(frame, time_to_accuracy.TARGET, view=view)
+            chart = curves.error_vs_epoch_with_target(frame, time_to_accuracy.TARGET, view=view)
         else:
-            chart = charts.metric_vs_epoch_with_legend_room(frame, curve, error=curve == "accuracy", view=view)
+            chart = curves.metric_vs_epoch_with_legend_room(frame, curve, error=curve == "accuracy", view=view)
         st.altair_chart(chart, key=f"{view}_{curve}")
-        st.caption(charts.runs_caption(group, f"{CURVE_SOURCES[curve]} per epoch"))
+        st.caption(curves.runs_caption(group, f"{CURVE_SOURCES[curve]} per epoch"))
     draw_time_to_target(group, section, preset)
     with st.expander("Provenance: where these numbers come from"):
-        for run, label in zip(group, charts.run_labels(group)):
+        for run, label in zip(group, tables.run_labels(group)):
             st.markdown(f"**{label}**")
-            st.table(charts.provenance_table(run), hide_index=True, hide_header=True)
+            st.table(tables.provenance_table(run), hide_index=True, hide_header=True)
 
 
 def draw_time_to_target(group: list, section: str, preset: str) -> None:
@@ -405,7 +409,7 @@ def draw_time_to_target(group: list, section: str, preset: str) -> None:
             "reports": st.column_config.TextColumn("reports", width="large"),
         })
     st.caption(
-        f"Per run (dlcore.time_to_accuracy): the first epoch with test accuracy ≥ "
+        f"Per run (dlcore.results.time_to_accuracy): the first epoch with test accuracy ≥ "
         f"{time_to_accuracy.TARGET:.0%} and the wall-clock until then (training plus the per-epoch test "
         "evaluation); when a run never got there, its last epoch, accuracy and wall-clock, and "
         "**reports** says so. images/s: median over epochs of training images per second (all M "
@@ -421,7 +425,7 @@ def shortcut_ui() -> str:
 
 @st.cache_data(show_spinner=False)
 def parameter_table(depth: int) -> pd.DataFrame:
-    return pd.DataFrame(cifar_resnet.parameter_rows(depth))
+    return pd.DataFrame(resnet_recipe.parameter_rows(depth))
 
 
 def draw_parameter_counts(table: pd.DataFrame) -> None:
@@ -431,15 +435,15 @@ def draw_parameter_counts(table: pd.DataFrame) -> None:
         "trainable": st.column_config.NumberColumn("trainable", format="localized"),
         "non_trainable": st.column_config.NumberColumn("non-trainable (batch-norm statistics)",
                                                        format="localized")})
-    st.caption("Counted by dlcore.cifar_resnet.parameters: the layer arithmetic of dlcore.models.resnet_v1 "
+    st.caption("Counted by dlcore.results.resnet_recipe.parameters: the layer arithmetic of dlcore.keras_parts.models.resnet_v1 "
                "(3×3 convolutions without bias, batch norm after each, a 64→10 softmax layer), checked "
                "against Keras's count_params in the tests. He et al. (Table 6) give 0.66 M for ResNet-44.")
 
 
 def draw_recipe(spec) -> None:
-    st.table(pd.DataFrame(cifar_resnet.recipe_rows(spec)), hide_index=True)
+    st.table(pd.DataFrame(resnet_recipe.recipe_rows(spec)), hide_index=True)
     st.caption(f"Left: He et al. (2016) Sec 4.2. Right: what {spec.label} runs "
-               "(dlcore.experiments.resnet_runs; learning-rate marks converted to epochs of its data).")
+               "(dlcore.engine.experiments.resnet_runs; learning-rate marks converted to epochs of its data).")
 
 
 def resnet_section() -> None:

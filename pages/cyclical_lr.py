@@ -3,8 +3,8 @@
 Reads like the lecture: the schedules themselves (instant, no training), then
 the LR range test that picks their bounds, a CLR run between those bounds,
 and growing the batch at a fixed rate instead. The last three train
-MiniGoogLeNet in the background (dlcore.jobs) and draw live and cached runs
-(dlcore.runs, dlcore.charts); the lr_min/lr_max chosen on the range-test tab
+MiniGoogLeNet in the background (dlcore.engine.jobs) and draw live and cached runs
+(dlcore.engine.runs, dlcore.charts.curves); the lr_min/lr_max chosen on the range-test tab
 are what the CLR and batch-growth tabs would launch. All numbers come from
 dlcore (schedules, rangetest, experiments, generalization); this page only
 lays out widgets and charts, and never imports Keras.
@@ -14,7 +14,11 @@ from typing import NamedTuple
 import altair as alt
 import streamlit as st
 
-from dlcore import charts, data, experiments, generalization, jobs, rangetest, runs, schedules
+from dlcore.engine import data, experiments, jobs, runs
+from dlcore.results import tables
+from dlcore.charts import curves
+from dlcore.results import generalization
+from dlcore.core import rangetest, schedules
 
 # One colour per policy, the same on every chart of this page.
 POLICY_COLORS = {"triangular": "#1f77b4", "triangular2": "#2ca02c", "exp_range": "#d62728", "exp_range_paper": "#ff7f0e"}
@@ -137,7 +141,7 @@ def draw_lr_curves(curves, choice: ScheduleChoice):
     )
     st.altair_chart(chart)
     st.caption(
-        f"Computed from the formulas below (dlcore.schedules), no training: base_lr = {choice.base_lr:.2e}, "
+        f"Computed from the formulas below (dlcore.core.schedules), no training: base_lr = {choice.base_lr:.2e}, "
         f"max_lr = {choice.max_lr:.2e}, step size = {choice.step_size}, γ = {choice.gamma:.5f}."
     )
 
@@ -200,7 +204,7 @@ def draw_batch_growth(plan, k, max_micro_batch):
     )
     st.altair_chart(chart)
     st.caption(
-        f"dlcore.schedules.batch_growth: batch {g['start']} ×{g['factor']} every k = {k} iterations up to "
+        f"dlcore.core.schedules.batch_growth: batch {g['start']} ×{g['factor']} every k = {k} iterations up to "
         f"{g['stop']}; red = larger than the {max_micro_batch}-sample memory limit, built by gradient "
         f"accumulation. Epochs count Fashion-MNIST's {schedules.FASHION_MNIST_TRAIN:,} training images."
     )
@@ -270,7 +274,7 @@ def default_run(runs_list):
 
 
 def choose_runs_ui(runs_list, label: str, key: str) -> list:
-    labels = dict(zip([str(r.path) for r in runs_list], charts.run_labels(runs_list)))
+    labels = dict(zip([str(r.path) for r in runs_list], tables.run_labels(runs_list)))
     by_path = {str(r.path): r for r in runs_list}
     # By default: what is live, and the cached runs, but never more than four curves.
     default = [p for p, r in by_path.items() if r.source == "live"][:2] + \
@@ -301,7 +305,7 @@ def draw_launch(specs, key: str, what: str):
     for spec in specs:
         st.markdown(f"**Would launch** `{spec.label}`: {schedules.describe(spec.schedule)}; "
                     f"batch {spec.batch_size}, at most {spec.epochs} epochs. {spec.notes}")
-    st.dataframe(charts.specs_table(specs), hide_index=True, key=f"{key}_specs")
+    st.dataframe(tables.specs_table(specs), hide_index=True, key=f"{key}_specs")
     with st.expander("The spec(s) as JSON"):
         for spec in specs:
             st.json(spec.to_dict(), expanded=False)
@@ -319,14 +323,14 @@ def draw_launch(specs, key: str, what: str):
 
 
 def draw_provenance(runs_list):
-    st.dataframe(charts.runs_provenance(runs_list), hide_index=True,
+    st.dataframe(tables.runs_provenance(runs_list), hide_index=True,
                  column_config={"notes": st.column_config.TextColumn("notes", width="large")})
     for run in runs_list:
         reason = run.provenance.get("stop_reason") or run.status.get("reason")
         if reason:
-            st.caption(f"{charts.run_label(run)} stopped: {reason}.")
+            st.caption(f"{tables.run_label(run)} stopped: {reason}.")
         if run.status.get("error"):
-            st.error(f"{charts.run_label(run)} failed: {run.status['error']}")
+            st.error(f"{tables.run_label(run)} failed: {run.status['error']}")
 
 
 # ------------------------------------------------------------ LR range test
@@ -334,7 +338,7 @@ def range_test_section() -> Bounds:
     """LR range test: MiniGoogLeNet on Fashion-MNIST 32×32×1, batch 64, 10 candidates (or a sweep).
 
     Returns the bounds the next two sections use: the suggestion read off the
-    chosen run by dlcore.rangetest, or the user's override.
+    chosen run by dlcore.core.rangetest, or the user's override.
     """
     st.subheader("LR range test")
     st.markdown(
@@ -368,7 +372,7 @@ def range_test_section() -> Bounds:
 
 
 def choose_range_test_ui(tests):
-    labels = charts.run_labels(tests)
+    labels = tables.run_labels(tests)
     # Without a live or full-length test, open the shortened sweep: its 40 rates read better than
     # 10 candidates held for only 4 batches each, whose plateau is mostly batch-to-batch noise.
     index = default_run(tests)
@@ -404,11 +408,11 @@ def bounds_ui(suggestion, run, why_not: str) -> Bounds:
     """lr_min and lr_max: the suggestion, unless the user overrides it."""
     if suggestion is not None:
         st.success(f"**Suggested: lr_min = {suggestion.lr_min:.3g}, lr_max = {suggestion.lr_max:.3g}** "
-                   f"(read from {charts.run_label(run)}). {suggestion.explanation}")
-        default, source = (suggestion.lr_min, suggestion.lr_max), f"suggested by the range test {charts.run_label(run)}"
+                   f"(read from {tables.run_label(run)}). {suggestion.explanation}")
+        default, source = (suggestion.lr_min, suggestion.lr_max), f"suggested by the range test {tables.run_label(run)}"
     else:
         if run is not None:
-            st.warning(f"No suggestion from {charts.run_label(run)}: {why_not}.")
+            st.warning(f"No suggestion from {tables.run_label(run)}: {why_not}.")
         default, source = (1e-3, 1e-1), "the catalogue's defaults (no range test read)"
     override = st.toggle("Override the suggestion", key="rt_override",
                          help="Type your own lr_min and lr_max; the CLR and batch-growth tabs use them.")
@@ -434,14 +438,14 @@ def draw_range_test(source: str, path: str, marks: dict):
         return
     run = found[0]
     rerun_if_activity_changed("range_test")
-    batches = charts.batches_frame([run])
+    batches = tables.batches_frame([run])
     if batches.empty:
-        st.info(f"{charts.run_label(run)} has no batch records yet: the first points appear after a few batches.")
+        st.info(f"{tables.run_label(run)} has no batch records yet: the first points appear after a few batches.")
         return
     suggestion, _ = read_suggestion(run)
-    curve = charts.range_test_curve_frame(suggestion, batches)
-    st.altair_chart(charts.range_test_chart(batches, curve, marks), key="rt_chart")
-    st.caption(charts.runs_caption([run], "Training loss per logged batch (window mean since the previous "
+    curve = tables.range_test_curve_frame(suggestion, batches)
+    st.altair_chart(curves.range_test_chart(batches, curve, marks), key="rt_chart")
+    st.caption(curves.runs_caption([run], "Training loss per logged batch (window mean since the previous "
                                           "record) against its learning rate")
                + " Red lines: the suggested bounds (and yours when you override them).")
     draw_provenance([run])
@@ -483,16 +487,16 @@ def clr_section(bounds: Bounds):
 def draw_clr_runs(keys):
     shown = reread(keys)
     rerun_if_activity_changed("clr")
-    epochs, batches = charts.epochs_frame(shown), charts.batches_frame(shown)
+    epochs, batches = tables.epochs_frame(shown), tables.batches_frame(shown)
     if epochs.empty:
         st.info("No finished epoch yet: the batch loss below streams within the epoch.")
     else:
         left, right = st.columns(2)
-        left.altair_chart(charts.train_val_curves(epochs, "loss", view="clr_loss"), key="clrrun_loss")
-        right.altair_chart(charts.train_val_curves(epochs, "accuracy", view="clr_accuracy"), key="clrrun_acc")
+        left.altair_chart(curves.train_val_curves(epochs, "loss", view="clr_loss"), key="clrrun_loss")
+        right.altair_chart(curves.train_val_curves(epochs, "accuracy", view="clr_accuracy"), key="clrrun_acc")
     if not batches.empty:
-        st.altair_chart(charts.loss_vs_step(batches, "lr", view="clr_lr"), key="clrrun_lr")
-    st.caption(charts.runs_caption(shown, "Training and validation (test-set) loss and accuracy per epoch, and "
+        st.altair_chart(curves.loss_vs_step(batches, "lr", view="clr_lr"), key="clrrun_lr")
+    st.caption(curves.runs_caption(shown, "Training and validation (test-set) loss and accuracy per epoch, and "
                                           "the learning rate the optimizer used per logged batch,"))
     draw_provenance(shown)
     if any(r.preset != "full" for r in shown):
@@ -555,7 +559,7 @@ def draw_growth_plan(spec, choice: GrowthChoice):
                                        n_train=experiments.fashion_train_size(choice.preset))
     st.dataframe(plan, hide_index=True, key="growth_plan",
                  column_config={"epochs in phase": st.column_config.NumberColumn(format="%.2f")})
-    st.caption(f"dlcore.schedules.batch_growth_plan for this run: one phase (one \"epoch\" of the run, with a "
+    st.caption(f"dlcore.core.schedules.batch_growth_plan for this run: one phase (one \"epoch\" of the run, with a "
                f"test evaluation) per batch size; epochs count the {experiments.fashion_train_size(choice.preset):,} "
                f"training images of the {choice.preset} preset.")
 
@@ -563,12 +567,12 @@ def draw_growth_plan(spec, choice: GrowthChoice):
 def draw_growth_runs(keys):
     shown = reread(keys)
     rerun_if_activity_changed("batch_growth")
-    batches = charts.batches_frame(shown)
+    batches = tables.batches_frame(shown)
     if batches.empty:
         st.info("No batch records yet: the first points appear after the first micro-batches.")
         return
-    st.altair_chart(charts.metric_vs_batch_size(batches, "loss", view="growth_loss"), key="growth_chart")
-    st.caption(charts.runs_caption(shown, "Training loss per logged micro-batch against the batch size in force "
+    st.altair_chart(curves.metric_vs_batch_size(batches, "loss", view="growth_loss"), key="growth_chart")
+    st.caption(curves.runs_caption(shown, "Training loss per logged micro-batch against the batch size in force "
                                           "(the effective, accumulated batch),"))
     draw_provenance(shown)
 
@@ -578,7 +582,7 @@ def comparison_section(growth_runs, clr_runs):
     if not growth_runs or not clr_runs:
         st.info("The comparison needs a batch-growth run and a CLR run (live or cached).")
         return
-    growth_labels, clr_labels = charts.run_labels(growth_runs), charts.run_labels(clr_runs)
+    growth_labels, clr_labels = tables.run_labels(growth_runs), tables.run_labels(clr_runs)
     left, right = st.columns(2)
     g = left.selectbox("Batch-growth run", range(len(growth_runs)), index=default_run(growth_runs),
                        format_func=growth_labels.__getitem__, key="growth_compare_growth")
@@ -597,8 +601,8 @@ def comparison_section(growth_runs, clr_runs):
     st.markdown(generalization.generalization_sentence(growth_runs[g], clr_runs[c]))
     if growth_runs[g].preset != "full" or clr_runs[c].preset != "full":
         st.info(SHORT_RUN_NOTE)
-    st.caption(charts.runs_caption([growth_runs[g], clr_runs[c]], "Final test numbers (last epoch record, "
-                                                                  "dlcore.generalization)"))
+    st.caption(curves.runs_caption([growth_runs[g], clr_runs[c]], "Final test numbers (last epoch record, "
+                                                                  "dlcore.results.generalization)"))
 
 
 main()

@@ -2,7 +2,7 @@
 
 Reads like the lecture: the five update rules with their numbers live, the
 same rules racing on 2-D loss surfaces, then the MLP on CIFAR-10. Every
-number comes from dlcore.rules / dlcore.surfaces (NumPy, no Keras), so the
+number comes from dlcore.core.rules / dlcore.core.surfaces (NumPy, no Keras), so the
 page opens instantly; the race settings live in the sidebar and in the URL,
 so a class can be sent the exact race on screen.
 """
@@ -10,7 +10,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dlcore import charts, data, experiments, jobs, optimizer_comparison, rules, runs, surfaces
+from dlcore.engine import data, experiments, jobs, runs
+from dlcore.results import tables
+from dlcore.charts import curves
+from dlcore.results import optimizer_comparison
+from dlcore.core import rules, surfaces
 
 # Slider stops per hyper-parameter: learning rates and ε span orders of
 # magnitude, so they move in 1-2-5 / decade steps rather than linearly.
@@ -317,8 +321,8 @@ def race_tab(race: dict, settings: dict) -> None:
     with right:
         st.altair_chart(loss_chart(paths, settings["t"]), width="stretch")
     st.caption(
-        f"Contours: L(w) of dlcore.surfaces '{surface.name}' on a 60×60 grid over the plotted box, "
-        "shaded by log₁₀(1 + L − L_min); white diamonds are the minima. Paths: dlcore.rules.trajectory "
+        f"Contours: L(w) of dlcore.core.surfaces '{surface.name}' on a 60×60 grid over the plotted box, "
+        "shaded by log₁₀(1 + L − L_min); white diamonds are the minima. Paths: dlcore.core.rules.trajectory "
         f"(NumPy, float64), {settings['steps']} steps from ({settings['start'][0]:g}, {settings['start'][1]:g}); "
         "faint after step t, ✕ where a path stopped. Right: L − L_min per step, log axis (floored at 1e-12)."
     )
@@ -328,7 +332,7 @@ def race_tab(race: dict, settings: dict) -> None:
     st.caption(
         "Columns _1/_2 are the two coordinates. g: gradient used; S, V, D: accumulators after the step; "
         "V_hat, S_hat: Adam's bias-corrected moments; rate: the factor the step applies per coordinate; "
-        "delta: w_t − w_{t−1}. None: the method has no such term. Source: dlcore.rules.inspector_rows."
+        "delta: w_t − w_{t−1}. None: the method has no such term. Source: dlcore.core.rules.inspector_rows."
     )
 
 
@@ -375,9 +379,9 @@ def mlp_hparams_ui() -> dict:
     changes = {}
     with st.expander("Hyper-parameters of each method (defaults: the values the cached runs used)"):
         st.caption(
-            "The defaults are the values the cached runs were trained with: dlcore.experiments.MLP_DEFAULTS "
+            "The defaults are the values the cached runs were trained with: dlcore.engine.experiments.MLP_DEFAULTS "
             "(the learning rates and decay rates the notebook ran) and, for what those leave unset, "
-            "dlcore.rules.DEFAULTS. Where they differ from the textbook it says so here; where Keras's own "
+            "dlcore.core.rules.DEFAULTS. Where they differ from the textbook it says so here; where Keras's own "
             "optimizer differs, each method's note below says so. A changed value applies to the runs you "
             "start here, and their labels say so."
         )
@@ -451,7 +455,7 @@ def mlp_specs(launch: dict) -> list:
 def mlp_start_ui(specs: list) -> None:
     if not specs:
         return
-    st.dataframe(charts.specs_table(specs), hide_index=True)
+    st.dataframe(tables.specs_table(specs), hide_index=True)
     missing = data.missing_for(specs)
     for message in missing:
         st.error(message)
@@ -489,16 +493,16 @@ def mlp_numbers(group: list) -> dict:
     """Everything drawn for a set of runs: curves, results, comparisons, discussion, provenance."""
     found = optimizer_comparison.results(group)
     return {
-        "frame": charts.epochs_frame(group), "results": found,
+        "frame": tables.epochs_frame(group), "results": found,
         "table": optimizer_comparison.results_table(found),
         "times": optimizer_comparison.time_differences(found),
         "discussion": optimizer_comparison.discussion(found),
         "sharing": optimizer_comparison.sharing_note(found),
         "provenance": optimizer_comparison.provenance_table(found),
-        "captions": {reg: charts.runs_caption([r for r in group if r.spec.get("experiment") == exp])
+        "captions": {reg: curves.runs_caption([r for r in group if r.spec.get("experiment") == exp])
                      for reg, exp in optimizer_comparison.EXPERIMENTS.items()},
-        "labels": dict(zip((r.run_id for r in group), charts.run_labels(group))),
-        "notes": list(dict.fromkeys(charts.run_notes(r) for r in group if r.preset != "full")),
+        "labels": dict(zip((r.run_id for r in group), tables.run_labels(group))),
+        "notes": list(dict.fromkeys(tables.run_notes(r) for r in group if r.preset != "full")),
     }
 
 
@@ -518,7 +522,7 @@ def draw_mlp_curves(numbers: dict, curve: tuple[str, bool], view: str) -> None:
             continue
         diverged = [r.title for r in mine if r.diverged]
         log_y = log and curve in ("loss", "val_loss")
-        chart = charts.metric_vs_epoch(part, curve, dashed_cached=False, log_y=log_y, view=f"{view}_{reg}")
+        chart = curves.metric_vs_epoch(part, curve, dashed_cached=False, log_y=log_y, view=f"{view}_{reg}")
         # Streamlit fits height *and* legend into the chart's height by default: the plot gets the height.
         chart = chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
         st.altair_chart(chart, key=f"{view}_{reg}_{curve}_{log_y}")
@@ -561,7 +565,7 @@ def draw_mlp_results(numbers: dict, where: str) -> None:
         "verdict": st.column_config.TextColumn(help="ok; diverged (loss not finite, or chance accuracy with a "
                                                     "loss far above ln 10); chance (learned nothing); pending "
                                                     "(no finished epoch yet)")})
-    st.caption("Per run (dlcore.optimizer_comparison): final training loss = the last epoch's mean loss (with "
+    st.caption("Per run (dlcore.results.optimizer_comparison): final training loss = the last epoch's mean loss (with "
                "L2 it includes the penalty); test accuracy after each epoch on the run's test set (CIFAR-10's "
                "10,000 test images in the full preset, 100 per class in the class preset), best and last; "
                "wall-clock at the last epoch (training plus the per-epoch test evaluation); s/epoch = the "
@@ -585,7 +589,7 @@ def draw_mlp_provenance(numbers: dict, group: list) -> None:
     with st.expander("Every field of each run's provenance"):
         for run in group:
             st.markdown(f"**{numbers['labels'].get(run.run_id, run.title)}**")
-            st.table(charts.provenance_table(run), hide_index=True, hide_header=True)
+            st.table(tables.provenance_table(run), hide_index=True, hide_header=True)
 
 
 def draw_mlp_set(group: list, numbers: dict, title: str, curve: tuple[str, bool], view: str) -> None:
@@ -627,7 +631,7 @@ def draw_mlp_live_runs(curve: tuple[str, bool]) -> None:
     active = [r for r in found if r.state in runs.ACTIVE]
     if active:
         st.markdown("**Training now**")
-        for row in charts.runs_table(active).to_dict("records"):
+        for row in tables.runs_table(active).to_dict("records"):
             eta = f" · ETA {row['ETA']}" if row["ETA"] else ""
             st.progress(row["progress"], text=f"{row['run']} · {row['state']} · epoch {row['epoch']}{eta}")
     for preset in experiments.PRESETS:

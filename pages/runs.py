@@ -2,16 +2,18 @@
 
 Reads top to bottom like a lab notebook: start a run, see every run in one
 table, open one (its curves, where its numbers come from, cancel/resume/delete),
-then put several on one chart. Everything a run is lives on disk (dlcore.runs,
-dlcore.jobs), so any tab and any restart of the app see the same runs. The
+then put several on one chart. Everything a run is lives on disk (dlcore.engine.runs,
+dlcore.engine.jobs), so any tab and any restart of the app see the same runs. The
 parts that show a running run sit in `st.fragment(run_every=…)`: they redraw
 every couple of seconds without rerunning the rest of the page, and stop once
 nothing they show is running. This page only lays out widgets; the frames,
-charts, tables and captions come from dlcore.charts.
+charts and captions come from dlcore.charts.curves, tables from dlcore.results.tables.
 """
 import streamlit as st
 
-from dlcore import charts, data, experiments, jobs, runs
+from dlcore.engine import data, experiments, jobs, runs
+from dlcore.results import tables
+from dlcore.charts import curves
 
 REFRESH_S = 2.0
 EXPERIMENT_TITLES = {
@@ -137,7 +139,7 @@ def start_run_ui():
         except experiments.SpecError as err:
             st.error(f"This experiment cannot be built: {err}")
             return
-        st.dataframe(charts.specs_table(specs), hide_index=True)
+        st.dataframe(tables.specs_table(specs), hide_index=True)
         missing = data.missing_for(specs)
         for message in missing:
             st.error(message)
@@ -160,7 +162,7 @@ def draw_runs_table():
     all_runs = list_all_runs()
     rerun_if_activity_changed(all_runs)
     st.dataframe(
-        charts.runs_table(all_runs), hide_index=True, key="runs_table",
+        tables.runs_table(all_runs), hide_index=True, key="runs_table",
         column_config={
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
             "images/s": st.column_config.NumberColumn("images/s", format="%.0f"),
@@ -177,7 +179,7 @@ def draw_runs_table():
 
 def open_run_ui(all_runs):
     by_path = {str(r.path): r for r in all_runs}
-    labels = dict(zip(by_path, charts.run_labels(all_runs)))
+    labels = dict(zip(by_path, tables.run_labels(all_runs)))
     # Open what is training, if anything is: that is what a class watches.
     active = [i for i, r in enumerate(all_runs) if r.state in runs.ACTIVE]
     # (Labels only: a state in them would go stale while a fragment redraws the run below.)
@@ -200,7 +202,7 @@ def draw_run(source: str, path: str):
 
 
 def draw_run_status(run):
-    row = charts.run_row(run)
+    row = tables.run_row(run)
     st.progress(row["progress"], text=f"{run.title} · {row['state']} · epoch {row['epoch']}")
     cols = st.columns(4)
     cols[0].metric("ETA", row["ETA"] or None)
@@ -218,7 +220,7 @@ def draw_run_status(run):
 
 
 def draw_run_curves(run):
-    epochs, batches = charts.epochs_frame([run]), charts.batches_frame([run])
+    epochs, batches = tables.epochs_frame([run]), tables.batches_frame([run])
     if epochs.empty and batches.empty:
         st.info("No metrics yet: the first points appear after a few batches.")
         return
@@ -226,14 +228,14 @@ def draw_run_curves(run):
     left, right = st.columns(2)
     if not epochs.empty:
         with left:
-            st.altair_chart(charts.train_val_curves(epochs, "loss"), key=f"runs_loss_{key}")
+            st.altair_chart(curves.train_val_curves(epochs, "loss"), key=f"runs_loss_{key}")
         with right:
-            st.altair_chart(charts.train_val_curves(epochs, "accuracy"), key=f"runs_accuracy_{key}")
+            st.altair_chart(curves.train_val_curves(epochs, "accuracy"), key=f"runs_accuracy_{key}")
     else:
         st.info("No finished epoch yet: the batch curve below streams within the epoch.")
     if not batches.empty:
-        st.altair_chart(charts.loss_vs_step(batches), key=f"runs_steps_{key}")
-    st.caption(charts.runs_caption([run], "Training and validation curves (per epoch) and batch loss (each "
+        st.altair_chart(curves.loss_vs_step(batches), key=f"runs_steps_{key}")
+    st.caption(curves.runs_caption([run], "Training and validation curves (per epoch) and batch loss (each "
                                           "point the mean over the batches since the previous one)"))
 
 
@@ -254,7 +256,7 @@ def actions_ui(run):
             st.error(str(err))
         else:
             flash("success", f"Resumed {run.title} from its last checkpoint.")
-    cols[1].download_button("Metrics as CSV", charts.metrics_csv(run), file_name=f"{run.path.name}.csv",
+    cols[1].download_button("Metrics as CSV", tables.metrics_csv(run), file_name=f"{run.path.name}.csv",
                             mime="text/csv", icon=":material/download:", on_click="ignore", key="runs_csv")
     if live and run.state not in runs.ACTIVE:
         sure = cols[2].checkbox("Yes, delete this run", key=f"runs_delete_sure_{run.path.name}")
@@ -269,7 +271,7 @@ def actions_ui(run):
 
 def draw_provenance(run):
     with st.expander("Provenance: where these numbers come from", expanded=run.state not in runs.ACTIVE):
-        st.table(charts.provenance_table(run), hide_index=True, hide_header=True)
+        st.table(tables.provenance_table(run), hide_index=True, hide_header=True)
         left, right = st.columns(2)
         left.markdown("**spec.json**")
         left.json(run.spec, expanded=False)
@@ -281,7 +283,7 @@ def draw_provenance(run):
 
 def compare_ui(all_runs, chosen):
     by_path = {str(r.path): r for r in all_runs}
-    labels = dict(zip(by_path, charts.run_labels(all_runs)))
+    labels = dict(zip(by_path, tables.run_labels(all_runs)))
     paths = st.multiselect("Runs to compare", list(by_path), default=[str(chosen.path)],
                            format_func=labels.get, key="runs_compare")
     return [by_path[p] for p in paths]
@@ -290,21 +292,21 @@ def compare_ui(all_runs, chosen):
 def draw_comparison(keys):
     compared = reread(keys)
     rerun_if_activity_changed(compared)
-    frame = charts.epochs_frame(compared)
-    metrics = charts.available_metrics(frame)
+    frame = tables.epochs_frame(compared)
+    metrics = tables.available_metrics(frame)
     if not metrics:
         st.info("None of these runs has finished an epoch yet.")
         return
     left, middle, right = st.columns([2, 1, 1])
-    metric = left.selectbox("Metric", metrics, format_func=charts.metric_title,
+    metric = left.selectbox("Metric", metrics, format_func=curves.metric_title,
                             key="runs_compare_metric")
     error = middle.toggle("as error (1 − accuracy)", key="runs_compare_error",
-                          disabled=metric not in charts.ERROR_TITLES)
+                          disabled=metric not in curves.ERROR_TITLES)
     dashed = right.toggle("cached runs dashed", value=True, key="runs_compare_dashed")
-    error = error and metric in charts.ERROR_TITLES
-    chart = charts.metric_vs_epoch(frame, metric, error=error, dashed_cached=dashed)
+    error = error and metric in curves.ERROR_TITLES
+    chart = curves.metric_vs_epoch(frame, metric, error=error, dashed_cached=dashed)
     st.altair_chart(chart, key="runs_compare_chart")
-    st.caption(charts.runs_caption(compared, charts.metric_title(metric, error).capitalize() + " per epoch"))
+    st.caption(curves.runs_caption(compared, curves.metric_title(metric, error).capitalize() + " per epoch"))
 
 
 main()

@@ -70,7 +70,7 @@ def from_mosaic(mosaic: np.ndarray) -> np.ndarray:
 def pack(out: pathlib.Path) -> None:
     from PIL import Image
 
-    from dlcore import data
+    from dlcore.engine import data
 
     folder = data._find("cifar-10-batches-py")
     if folder is None:
@@ -128,7 +128,7 @@ def unpack(chunk_dir: pathlib.Path, cache: pathlib.Path) -> None:
 
 
 def write_cifar_batches(staging: pathlib.Path, dest: pathlib.Path) -> None:
-    """The official python-batch layout (what dlcore.data and Keras read)."""
+    """The official python-batch layout (what dlcore.engine.data and Keras read)."""
     dest.mkdir(parents=True, exist_ok=True)
     for part in CIFAR_PARTS:
         x = np.load(staging / f"{part}_x.npy")
@@ -143,7 +143,7 @@ def check(cache: pathlib.Path) -> int:
     import os
 
     os.environ["DLCORE_DATASETS"] = str(cache / "datasets")
-    from dlcore import data
+    from dlcore.engine import data
 
     ok = True
     for name in ("cifar10", "fashion_mnist"):

@@ -3,7 +3,7 @@
 # See scripts/gpu_recipe.py and the README ("Full-length runs on a GPU machine").
 #
 #   bash scripts/gpu_session.sh unpack .device/chunk1      # once per data chunk (call 1, 2, 3…)
-#   bash scripts/gpu_session.sh train SECONDS [dlcore.run arguments…]
+#   bash scripts/gpu_session.sh train SECONDS [dlcore.engine.cli arguments…]
 #
 # `train` runs `python -m dlcore.run … --preset full` with KERAS_BACKEND=jax for at
 # most SECONDS (runs still going then are cancelled and say so), and tars the
@@ -24,7 +24,7 @@ case "$step" in
     python3 -c "import jax, keras; print('keras', keras.__version__, 'jax', jax.__version__, jax.devices())"
     ;;
   train)
-    # train SECONDS GROUP [GROUP…]: each GROUP is one quoted set of dlcore.run arguments,
+    # train SECONDS GROUP [GROUP…]: each GROUP is one quoted set of dlcore.engine.cli arguments,
     # optionally starting with PRECISION=<keras dtype policy>; groups train at the same
     # time on the one GPU (small models leave most of it idle).
     seconds=$1; shift

@@ -2,7 +2,7 @@
 
 Live runs go to ``<root>/<experiment>__<name>__<stamp>``, cached ones to
 ``<root>/<experiment>/<name>``, each with spec.json, status.json, metrics.jsonl
-and provenance.json in the format dlcore.runs documents. No training happens:
+and provenance.json in the format dlcore.engine.runs documents. No training happens:
 the curves are made up, smooth and plausible.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 import os
 import pathlib
 
-from dlcore import experiments, runs
+from dlcore.engine import experiments, runs
 
 CPU = {"device": "CPU (2 cores)", "gpu": None, "cpu": "Test CPU @ 2.0GHz", "cpu_cores": 2,
        "platform": "Linux-test"}

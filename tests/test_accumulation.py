@@ -1,4 +1,4 @@
-"""Gradient accumulation and batch growth (dlcore.accumulation): one accumulated step is one
+"""Gradient accumulation and batch growth (dlcore.engine.batch_growth): one accumulated step is one
 big-batch step, phases hand over momentum and stay aligned, and a smoke run records the
 growing batch."""
 import numpy as np
@@ -6,7 +6,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from dlcore import accumulation, experiments, runs, schedules, train  # noqa: E402
+from dlcore.engine import batch_growth, experiments, runs  # noqa: E402
+from dlcore.engine import pipeline, worker
+from dlcore.core import schedules  # noqa: E402
 
 SGD = {"name": "sgd", "learning_rate": 0.1, "momentum": 0.9}
 
@@ -30,7 +32,7 @@ def twin(model):
 
 
 def compile_for(model, steps, previous=None):
-    opt = accumulation.phase_optimizer(spec(), steps, model.trainable_variables, previous=previous)
+    opt = batch_growth.phase_optimizer(spec(), steps, model.trainable_variables, previous=previous)
     model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy())
     return opt
 
@@ -114,20 +116,20 @@ def test_keras_counter_alone_would_cut_the_first_big_batch_wrongly():
 
 def test_sample_stream_is_the_epoch_orders_one_after_another():
     n, seed = 10, 3
-    whole = accumulation.stream_indices(n, seed, 0, 25)
-    expected = np.concatenate([train.epoch_order(n, seed, e) for e in range(3)])[:25]
+    whole = batch_growth.stream_indices(n, seed, 0, 25)
+    expected = np.concatenate([pipeline.epoch_order(n, seed, e) for e in range(3)])[:25]
     np.testing.assert_array_equal(whole, expected)
-    parts = np.concatenate([accumulation.stream_indices(n, seed, a, b - a) for a, b in ((0, 7), (7, 19), (19, 25))])
+    parts = np.concatenate([batch_growth.stream_indices(n, seed, a, b - a) for a, b in ((0, 7), (7, 19), (19, 25))])
     np.testing.assert_array_equal(parts, whole)
 
 
 def test_phases_follow_the_growth_plan_and_repeat_the_last_size():
     (growth,) = experiments.batch_growth_runs("full", lr_max=0.1, k=50)
-    plan = accumulation.phases(growth)
+    plan = batch_growth.phases(growth)
     assert [p.batch_size for p in plan] == schedules.growth_sizes(32, 16_384) == [32 * 2**i for i in range(10)]
     assert [p.accumulation_steps for p in plan] == [1] * 5 + [2, 4, 8, 16, 32]
     assert {p.updates for p in plan} == {50}
-    longer = accumulation.phases(growth.replace(epochs=12))
+    longer = batch_growth.phases(growth.replace(epochs=12))
     assert [p.batch_size for p in longer[-3:]] == [16_384] * 3
 
 
@@ -139,7 +141,7 @@ def test_smoke_batch_growth_run_records_the_growing_batch(runs_dir):
     run_dir = runs.new_run_dir(runs_dir, growth.experiment, growth.name)
     runs.write_json(run_dir / "spec.json", growth.to_dict())
     runs.write_json(run_dir / "status.json", {"state": "queued"})
-    assert train.run(run_dir) == "finished"
+    assert worker.run(run_dir) == "finished"
     run = runs.read_run(run_dir, "live")
     epochs, batches = run.epochs(), run.batches()
     assert epochs["batch_size"].tolist() == [8, 16, 32]

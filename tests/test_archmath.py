@@ -1,4 +1,4 @@
-"""dlcore.archmath: the counts of Problem 3, checked against real Keras models.
+"""dlcore.core.archmath: the counts of Problem 3, checked against real Keras models.
 
 Keras is imported only inside the helpers that build models: archmath itself
 must stay Keras-free so the page is instant (checked in a clean subprocess).
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dlcore import archmath as am
-from dlcore import architectures as ar
+from dlcore.core import archmath as am
+from dlcore.core import architectures as ar
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -389,7 +389,7 @@ def test_reprs_explain_what_a_thing_is():
 
 def test_archmath_does_not_import_keras():
     code = (
-        "import sys, dlcore.archmath, dlcore.architectures; "
+        "import sys, dlcore.core.archmath, dlcore.core.architectures; "
         "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'streamlit') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

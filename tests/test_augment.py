@@ -1,4 +1,4 @@
-"""dlcore.augment: cutout, pad-crop-flip, batch augmentation, the per-epoch pipeline."""
+"""dlcore.core.augment: cutout, pad-crop-flip, batch augmentation, the per-epoch pipeline."""
 import subprocess
 import sys
 import tracemalloc
@@ -6,7 +6,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from dlcore import augment
+from dlcore.core import augment
 
 
 def brute_force_mean_area(size, height=32, width=32):
@@ -312,7 +312,7 @@ def test_normalised_batches_take_memory_per_batch_only():
 
 
 def test_importing_augment_does_not_import_keras():
-    code = ("import sys, dlcore.augment; "
+    code = ("import sys, dlcore.core.augment; "
             "bad = [m for m in ('keras', 'tensorflow', 'jax', 'streamlit') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 import runfolders  # tests/runfolders.py: realistic run folders, JSON only
-from dlcore import charts, rangetest, runs
+from dlcore.core import rangetest
+from dlcore.results import tables
+from dlcore.charts import curves
+from dlcore.engine import runs
 
 
 @pytest.fixture
@@ -38,11 +41,11 @@ def data_of(chart, layer: int | None = None) -> list[dict]:
 # --- Frames -----------------------------------------------------------------------------------
 
 def test_epochs_frame_has_one_row_per_run_epoch_and_metric(live_and_cached):
-    frame = charts.epochs_frame(list(live_and_cached))
+    frame = tables.epochs_frame(list(live_and_cached))
     assert list(frame.columns) == ["run", "label", "source", "preset", "state", "epoch", "wall_s",
                                    "wall_clock", "metric", "value"]
     # 2 finished epochs of the live run, 6 of the cached one, 8 metrics each
-    assert len(frame) == (2 + 6) * len(charts.EPOCH_METRICS)
+    assert len(frame) == (2 + 6) * len(tables.EPOCH_METRICS)
     live_loss = frame[(frame.source == "live") & (frame.metric == "loss")]
     assert list(live_loss.epoch) == [1, 2] and list(live_loss.value) == pytest.approx([2.3 / 2, 2.3 / 3])
     assert set(frame.preset) == {"class", "full"}
@@ -50,22 +53,22 @@ def test_epochs_frame_has_one_row_per_run_epoch_and_metric(live_and_cached):
 
 def test_labels_name_the_preset_and_say_cached(live_and_cached):
     live, cached = live_and_cached
-    assert charts.run_label(live) == "mlp_l2/adam (class)"
-    assert charts.run_label(cached) == "mlp_l2/adam (full, cached)"
+    assert tables.run_label(live) == "mlp_l2/adam (class)"
+    assert tables.run_label(cached) == "mlp_l2/adam (full, cached)"
 
 
 def test_two_live_runs_of_one_spec_get_distinct_labels(roots):
     live, _ = roots
     a = runs.read_run(runfolders.live_run(live, stamp="20250304-100000-aaaaaa"), "live")
     b = runs.read_run(runfolders.live_run(live, stamp="20250304-120000-bbbbbb"), "live")
-    labels = charts.run_labels([a, b])
+    labels = tables.run_labels([a, b])
     assert len(set(labels)) == 2 and all(label.startswith("mlp_l2/adam (class)") for label in labels)
-    assert charts.epochs_frame([a, b])["label"].nunique() == 2
+    assert tables.epochs_frame([a, b])["label"].nunique() == 2
 
 
 def test_batches_frame_streams_the_epoch_still_running(live_and_cached):
     live, _ = live_and_cached
-    frame = charts.batches_frame([live])
+    frame = tables.batches_frame([live])
     # 2 finished epochs × 2 logged batches, then 1 logged batch of epoch 3, in progress
     assert list(frame.epoch) == [1, 1, 2, 2, 3]
     assert list(frame.step) == sorted(frame.step)
@@ -77,23 +80,23 @@ def test_corrupted_metrics_line_is_skipped_by_the_frames(roots):
     path = runfolders.live_run(live)
     runfolders.corrupt_metrics(path)
     run = runs.read_run(path, "live")
-    frame = charts.epochs_frame([run])
+    frame = tables.epochs_frame([run])
     assert sorted(frame.epoch.unique()) == [1, 2, 3, 4]
     assert any("half-written" in w for w in run.warnings)
 
 
 def test_no_runs_give_empty_frames_that_still_chart():
-    frame = charts.epochs_frame([])
+    frame = tables.epochs_frame([])
     assert frame.empty and "metric" in frame.columns
-    charts.metric_vs_epoch(frame).to_dict()
-    charts.loss_vs_step(charts.batches_frame([])).to_dict()
-    assert charts.available_metrics(frame) == []
+    curves.metric_vs_epoch(frame).to_dict()
+    curves.loss_vs_step(tables.batches_frame([])).to_dict()
+    assert tables.available_metrics(frame) == []
 
 
 # --- Metric vs epoch --------------------------------------------------------------------------
 
 def test_metric_vs_epoch_overlays_runs_coloured_by_label_with_tooltips(live_and_cached):
-    chart = charts.metric_vs_epoch(charts.epochs_frame(list(live_and_cached)), "loss")
+    chart = curves.metric_vs_epoch(tables.epochs_frame(list(live_and_cached)), "loss")
     enc = spec_of(chart)["encoding"]
     assert enc["x"]["field"] == "epoch" and enc["y"]["field"] == "value"
     assert enc["y"]["title"] == "training loss"
@@ -105,33 +108,33 @@ def test_metric_vs_epoch_overlays_runs_coloured_by_label_with_tooltips(live_and_
 
 
 def test_cached_runs_are_drawn_dashed_and_lighter_than_live_ones(live_and_cached):
-    frame = charts.epochs_frame(list(live_and_cached))
-    enc = spec_of(charts.metric_vs_epoch(frame))["encoding"]
+    frame = tables.epochs_frame(list(live_and_cached))
+    enc = spec_of(curves.metric_vs_epoch(frame))["encoding"]
     dash, opacity = enc["strokeDash"], enc["opacity"]
     assert dash["field"] == "source"
     live_dash, cached_dash = dash["scale"]["range"]
     assert dash["scale"]["domain"] == ["live", "cached"] and live_dash != cached_dash
     assert "cached" in opacity["condition"]["test"]
     assert opacity["condition"]["value"] < opacity["value"]  # cached lighter
-    plain = spec_of(charts.metric_vs_epoch(frame, dashed_cached=False))["encoding"]
+    plain = spec_of(curves.metric_vs_epoch(frame, dashed_cached=False))["encoding"]
     assert "strokeDash" not in plain and "opacity" not in plain
 
 
 def test_error_form_plots_one_minus_accuracy_as_validation_error(live_and_cached):
-    frame = charts.epochs_frame(list(live_and_cached))
-    chart = charts.metric_vs_epoch(frame, "val_accuracy", error=True)
+    frame = tables.epochs_frame(list(live_and_cached))
+    chart = curves.metric_vs_epoch(frame, "val_accuracy", error=True)
     assert spec_of(chart)["encoding"]["y"]["title"] == "validation error"
     accuracy = frame[frame.metric == "val_accuracy"]["value"].to_numpy()
     assert [r["value"] for r in data_of(chart)] == pytest.approx(1 - accuracy)
     with pytest.raises(ValueError, match="accuracy"):
-        charts.metric_vs_epoch(frame, "loss", error=True)
+        curves.metric_vs_epoch(frame, "loss", error=True)
 
 
 def test_train_val_curves_colour_the_split_for_one_run_and_dash_it_for_several(live_and_cached):
     live, cached = live_and_cached
-    one = spec_of(charts.train_val_curves(charts.epochs_frame([live]), "loss"))["encoding"]
+    one = spec_of(curves.train_val_curves(tables.epochs_frame([live]), "loss"))["encoding"]
     assert one["color"]["field"] == "split" and "strokeDash" not in one
-    several = charts.train_val_curves(charts.epochs_frame([live, cached]), "error")
+    several = curves.train_val_curves(tables.epochs_frame([live, cached]), "error")
     enc = spec_of(several)["encoding"]
     assert enc["color"]["field"] == "label" and enc["strokeDash"]["field"] == "split"
     values = {(r["label"], r["split"], r["epoch"]): r["value"] for r in data_of(several)}
@@ -140,10 +143,10 @@ def test_train_val_curves_colour_the_split_for_one_run_and_dash_it_for_several(l
 
 def test_same_arguments_give_the_same_spec_so_a_refresh_keeps_the_zoom(live_and_cached):
     live, cached = live_and_cached
-    first = spec_of(charts.metric_vs_epoch(charts.epochs_frame([live, cached])))
+    first = spec_of(curves.metric_vs_epoch(tables.epochs_frame([live, cached])))
     # The live run streams one more epoch in: only the data may change, not the spec.
     runs.append_jsonl(live.path / "metrics.jsonl", {**runfolders.records(3)[-1], "epoch": 3})
-    again = spec_of(charts.metric_vs_epoch(charts.epochs_frame([live, cached])))
+    again = spec_of(curves.metric_vs_epoch(tables.epochs_frame([live, cached])))
     assert first == again
     (zoom,) = first["params"]
     assert zoom["bind"] == "scales" and zoom["select"]["encodings"] == ["x"]
@@ -153,7 +156,7 @@ def test_same_arguments_give_the_same_spec_so_a_refresh_keeps_the_zoom(live_and_
 
 def test_metric_vs_lr_has_a_log_x_axis_and_rules_at_the_given_rates(live_and_cached):
     live, _ = live_and_cached
-    chart = charts.metric_vs_lr(charts.batches_frame([live]), rules={"lr_min": 1e-3, "lr_max": 2e-2})
+    chart = curves.metric_vs_lr(tables.batches_frame([live]), rules={"lr_min": 1e-3, "lr_max": 2e-2})
     raw, smooth, rule, text = spec_of(chart)["layer"]
     assert raw["encoding"]["x"]["field"] == "lr" and raw["encoding"]["x"]["scale"]["type"] == "log"
     assert raw["encoding"]["y"]["field"] == "loss" and smooth["encoding"]["y"]["field"] == "smoothed"
@@ -164,19 +167,19 @@ def test_metric_vs_lr_has_a_log_x_axis_and_rules_at_the_given_rates(live_and_cac
 
 
 def test_metric_vs_lr_without_rules_has_just_raw_and_smoothed(live_and_cached):
-    chart = charts.metric_vs_lr(charts.batches_frame([live_and_cached[0]]))
+    chart = curves.metric_vs_lr(tables.batches_frame([live_and_cached[0]]))
     assert len(spec_of(chart)["layer"]) == 2
 
 
 def test_metric_vs_batch_size_has_a_log2_x_axis(live_and_cached):
-    chart = charts.metric_vs_batch_size(charts.batches_frame([live_and_cached[0]]))
+    chart = curves.metric_vs_batch_size(tables.batches_frame([live_and_cached[0]]))
     x = spec_of(chart)["layer"][0]["encoding"]["x"]
     assert x["field"] == "batch_size" and x["scale"] == {"type": "log", "base": 2}
 
 
 def test_smoothed_line_is_the_bias_corrected_ema_of_each_run(live_and_cached):
-    frame = charts.batches_frame(list(live_and_cached))
-    smooth = charts.smoothed(frame, "loss", beta=0.5)
+    frame = tables.batches_frame(list(live_and_cached))
+    smooth = tables.smoothed(frame, "loss", beta=0.5)
     for _, part in frame.groupby("run"):
         assert smooth[part.index].to_numpy() == pytest.approx(rangetest.ema(part["loss"], 0.5))
     assert smooth.iloc[0] == pytest.approx(frame["loss"].iloc[0])  # bias corrected: starts on the data
@@ -184,7 +187,7 @@ def test_smoothed_line_is_the_bias_corrected_ema_of_each_run(live_and_cached):
 
 
 def test_loss_vs_step_plots_batch_records(live_and_cached):
-    chart = charts.loss_vs_step(charts.batches_frame([live_and_cached[0]]))
+    chart = curves.loss_vs_step(tables.batches_frame([live_and_cached[0]]))
     enc = spec_of(chart)["encoding"]
     assert enc["x"]["field"] == "step" and enc["y"]["field"] == "loss"
     assert len(data_of(chart)) == 5
@@ -193,7 +196,7 @@ def test_loss_vs_step_plots_batch_records(live_and_cached):
 # --- Words beside a chart -----------------------------------------------------------------------
 
 def test_caption_names_experiment_preset_hardware_and_date(live_and_cached):
-    text = charts.runs_caption(list(live_and_cached), "Training loss")
+    text = curves.runs_caption(list(live_and_cached), "Training loss")
     assert text.startswith("Training loss from: ")
     for words in ("mlp_l2/adam", "class preset", "full preset", "CPU (2 cores)", "NVIDIA H100",
                   "2025-03-04", "2025-02-01", "cached run mlp_l2/adam", "live run mlp_l2__adam__"):
@@ -201,7 +204,7 @@ def test_caption_names_experiment_preset_hardware_and_date(live_and_cached):
 
 
 def test_runs_table_shows_progress_eta_throughput_and_a_shortened_preset(live_and_cached):
-    table = charts.runs_table(list(live_and_cached))
+    table = tables.runs_table(list(live_and_cached))
     live, cached = table.iloc[0], table.iloc[1]
     # 2 of 4 epochs done and 2 of the 4 batches of the third
     assert live["progress"] == pytest.approx(2.5 / 4)
@@ -216,11 +219,11 @@ def test_a_shortened_preset_without_notes_still_says_so(roots):
     path = runfolders.live_run(live)
     spec = runs.read_json(path / "spec.json")
     runs.write_json(path / "spec.json", {**spec, "notes": ""})
-    assert "shortened" in charts.run_notes(runs.read_run(path, "live"))
+    assert "shortened" in tables.run_notes(runs.read_run(path, "live"))
 
 
 def test_provenance_table_lists_hardware_versions_revision_seed_and_times(live_and_cached):
-    table = dict(charts.provenance_table(live_and_cached[1]).values)
+    table = dict(tables.provenance_table(live_and_cached[1]).values)
     assert table["device"].startswith("1 × NVIDIA H100")
     assert "keras 3.10.0" in table["versions"] and table["backend"] == "tensorflow"
     assert table["code revision"] == "abc1234" and table["seed"] == "0"
@@ -229,19 +232,19 @@ def test_provenance_table_lists_hardware_versions_revision_seed_and_times(live_a
 
 
 def test_durations_read_at_a_glance():
-    assert charts.duration_text(4.25) == "4.2 s"
-    assert charts.duration_text(42) == "42 s"
-    assert charts.duration_text(185) == "3 min 05 s"
-    assert charts.duration_text(7620) == "2 h 07 min"
-    assert charts.duration_text(None) == "" and charts.duration_text(float("nan")) == ""
+    assert tables.duration_text(4.25) == "4.2 s"
+    assert tables.duration_text(42) == "42 s"
+    assert tables.duration_text(185) == "3 min 05 s"
+    assert tables.duration_text(7620) == "2 h 07 min"
+    assert tables.duration_text(None) == "" and tables.duration_text(float("nan")) == ""
 
 
 def test_metrics_csv_holds_every_record(live_and_cached):
-    text = charts.metrics_csv(live_and_cached[0])
+    text = tables.metrics_csv(live_and_cached[0])
     lines = text.strip().splitlines()
     assert lines[0].startswith("event,epoch") and len(lines) == 1 + len(runfolders.records(2, partial=2))
 
 
 def test_charts_do_not_import_keras():
-    code = "import sys, dlcore.charts; assert not {'keras', 'tensorflow'} & set(sys.modules), sys.modules.keys()"
+    code = "import sys, dlcore.charts.curves; assert not {'keras', 'tensorflow'} & set(sys.modules), sys.modules.keys()"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=runs.REPO)

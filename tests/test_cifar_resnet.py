@@ -4,51 +4,52 @@ import math
 
 import pytest
 
-from dlcore import cifar_resnet, experiments
+from dlcore.results import resnet_recipe
+from dlcore.engine import experiments
 
 
 def test_resnet44_option_A_has_the_papers_0_66M_parameters():
-    counts = cifar_resnet.parameters(44, "A")
+    counts = resnet_recipe.parameters(44, "A")
     assert round(counts["total"] / 1e6, 2) == 0.66
     assert counts["total"] == counts["trainable"] + counts["non_trainable"]
 
 
 def test_option_B_adds_two_1x1_projections_with_batch_norm():
-    extra = cifar_resnet.parameters(44, "B")["total"] - cifar_resnet.parameters(44, "A")["total"]
+    extra = resnet_recipe.parameters(44, "B")["total"] - resnet_recipe.parameters(44, "A")["total"]
     # 16→32 and 32→64 1×1 convolutions, each followed by batch norm (4 numbers per channel)
     assert extra == (16 * 32 + 4 * 32) + (32 * 64 + 4 * 64)
 
 
 def test_deeper_nets_add_blocks_of_the_same_size():
-    per_n = [cifar_resnet.parameters(6 * n + 2)["total"] for n in (3, 5, 7)]
+    per_n = [resnet_recipe.parameters(6 * n + 2)["total"] for n in (3, 5, 7)]
     assert per_n[2] - per_n[1] == per_n[1] - per_n[0] > 0
 
 
 @pytest.mark.parametrize("depth", [0, 21, 45])
 def test_depth_must_be_6n_plus_2(depth):
     with pytest.raises(ValueError, match="6n\\+2"):
-        cifar_resnet.parameters(depth)
+        resnet_recipe.parameters(depth)
 
 
 @pytest.mark.parametrize("depth,shortcut", [(44, "A"), (44, "B"), (20, "B")])
 def test_counts_match_keras_count_params(depth, shortcut):
-    from dlcore import models
+    from dlcore.keras_parts import models
 
     model = models.resnet_v1(depth, shortcut)
-    counts = cifar_resnet.parameters(depth, shortcut)
+    counts = resnet_recipe.parameters(depth, shortcut)
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     assert counts["total"] == model.count_params()
     assert counts["trainable"] == trainable
 
 
 def test_weight_decay_shown_is_the_models_default():
-    from dlcore import models
+    from dlcore.keras_parts import models
 
-    assert inspect.signature(models.resnet_v1).parameters["weight_decay"].default == cifar_resnet.WEIGHT_DECAY
+    assert inspect.signature(models.resnet_v1).parameters["weight_decay"].default == resnet_recipe.WEIGHT_DECAY
 
 
 def recipe(spec) -> dict:
-    return {r["setting"]: r["this run"] for r in cifar_resnet.recipe_rows(spec)}
+    return {r["setting"]: r["this run"] for r in resnet_recipe.recipe_rows(spec)}
 
 
 def test_recipe_converts_the_32k_and_48k_marks_to_epochs_of_50k_at_batch_64():

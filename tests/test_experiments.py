@@ -1,8 +1,8 @@
 """Specs: the homework's runs as data, validated before anything starts."""
 import pytest
 
-from dlcore import experiments
-from dlcore.experiments import Spec, SpecError
+from dlcore.engine import experiments
+from dlcore.engine.experiments import Spec, SpecError
 
 
 def smoke(**changes) -> dict:
@@ -78,7 +78,7 @@ def test_replace_updates_the_same_component_and_swaps_another():
 
 
 def test_missing_data_sets_are_named_once_each(monkeypatch):
-    from dlcore import data
+    from dlcore.engine import data
 
     monkeypatch.setattr(data, "is_available", lambda name: name.startswith("synthetic_"))
     specs = experiments.mlp_runs("class", "l2") + experiments.mlp_runs("smoke", "l2")

@@ -1,9 +1,10 @@
-"""dlcore.generalization: the final test numbers of two runs and the sentence comparing them."""
+"""dlcore.results.generalization: the final test numbers of two runs and the sentence comparing them."""
 import json
 
 import pytest
 
-from dlcore import experiments, generalization, runs
+from dlcore.engine import experiments, runs
+from dlcore.results import generalization
 
 
 def run_with(tmp_path, name, spec, finals, state="finished", updates=(8, 16)):

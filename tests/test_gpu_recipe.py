@@ -58,7 +58,7 @@ def test_unpacked_batches_load_through_the_projects_loader(tmp_path, monkeypatch
         np.save(staging / f"{part}_y.npy", parts[part][1])
     recipe.write_cifar_batches(staging, tmp_path / "datasets" / "cifar-10-batches-py")
     monkeypatch.setenv("DLCORE_DATASETS", str(tmp_path / "datasets"))
-    from dlcore import data
+    from dlcore.engine import data
 
     data.load_cifar10.cache_clear()
     try:

@@ -1,4 +1,4 @@
-"""dlcore.keras_schedules: the Keras schedules give the NumPy curve, on TF and JAX, and survive saving.
+"""dlcore.keras_parts.schedules: the Keras schedules give the NumPy curve, on TF and JAX, and survive saving.
 
 Training checkpoints save the optimizer with its schedule, so a schedule that
 cannot be reloaded breaks resuming a run.
@@ -14,7 +14,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from dlcore import keras_schedules, schedules  # noqa: E402
+from dlcore.keras_parts import schedules as keras_schedules  # noqa: E402
+from dlcore.core import schedules  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Keras evaluates in float32: agreement to 2e-5 relative, and to 1e-7 absolute where
@@ -45,14 +46,14 @@ def keras_values(schedule, steps):
 
 @pytest.mark.parametrize("policy, params, numpy_rate", CASES, ids=[c[0] for c in CASES])
 def test_keras_schedule_equals_the_numpy_rate_at_every_step(policy, params, numpy_rate):
-    schedule = schedules.keras_schedule(policy, **params)
+    schedule = keras_schedules.schedule_for(policy, **params)
     assert isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule)
     np.testing.assert_allclose(keras_values(schedule, STEPS), numpy_rate(STEPS), **TOL)
 
 
 def test_keras_schedule_rejects_max_lr_equal_to_base_lr():
     with pytest.raises(ValueError, match="must be larger than base_lr"):
-        schedules.keras_schedule("exp_range", base_lr=1e-3, max_lr=1e-3, step_size=100, gamma=0.999)
+        keras_schedules.schedule_for("exp_range", base_lr=1e-3, max_lr=1e-3, step_size=100, gamma=0.999)
 
 
 def tiny_model(schedule):
@@ -72,7 +73,7 @@ def test_optimizer_trains_at_the_schedules_rate():
 
 @pytest.mark.parametrize("policy, params, numpy_rate", CASES, ids=[c[0] for c in CASES])
 def test_keras_schedule_survives_a_dot_keras_save_and_load(policy, params, numpy_rate, tmp_path):
-    model = tiny_model(schedules.keras_schedule(policy, **params))
+    model = tiny_model(keras_schedules.schedule_for(policy, **params))
     model.optimizer.build(model.trainable_variables)
     path = tmp_path / "model.keras"
     model.save(path)
@@ -88,12 +89,13 @@ import json, sys
 import numpy as np
 import keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
-from dlcore import keras_schedules, schedules
+from dlcore.keras_parts import schedules as keras_schedules
+from dlcore.core import schedules
 cases = json.loads(sys.argv[1])
 steps = np.array(cases.pop("steps"))
 report = {}
 for policy, params in cases.items():
-    sched = schedules.keras_schedule(policy, **params)
+    sched = keras_schedules.schedule_for(policy, **params)
     report[policy] = [float(keras.ops.convert_to_numpy(sched(int(t)))) for t in steps]
 # a model saved by the TensorFlow backend loads here with its schedule
 loaded = keras.saving.load_model(sys.argv[2])
@@ -104,7 +106,7 @@ print("REPORT" + json.dumps(report))
 
 def test_keras_schedule_equals_the_numpy_rate_on_the_jax_backend(tmp_path):
     pytest.importorskip("jax")
-    model = tiny_model(schedules.keras_schedule("exp_range", base_lr=1e-4, max_lr=1e-1, step_size=937, gamma=0.99994))
+    model = tiny_model(keras_schedules.schedule_for("exp_range", base_lr=1e-4, max_lr=1e-1, step_size=937, gamma=0.99994))
     model.optimizer.build(model.trainable_variables)
     model.save(tmp_path / "tf.keras")
 

@@ -1,7 +1,7 @@
 """The ten MLP runs of SPEC Problem 1.2-1.3 are the homework's, and each method really trains.
 
-The specs come from dlcore.experiments.mlp_runs (the catalogue the CLI and the
-page use); the models are built from them with dlcore.models.build, exactly as
+The specs come from dlcore.engine.experiments.mlp_runs (the catalogue the CLI and the
+page use); the models are built from them with dlcore.keras_parts.models.build, exactly as
 the worker builds them, and their layers inspected.
 """
 import math
@@ -10,7 +10,9 @@ import keras
 import numpy as np
 import pytest
 
-from dlcore import data, experiments, models, optimizers, runs, train
+from dlcore.engine import data, experiments, runs
+from dlcore.engine import worker
+from dlcore.keras_parts import models, optimizers
 
 SPEC_METHODS = ("adagrad", "rmsprop", "rmsprop_nesterov", "adadelta", "adam")
 INPUT = (32, 32, 3)
@@ -141,7 +143,7 @@ def test_smoke_run_of_each_method_trains_and_its_loss_falls(method, tmp_path):
     run_dir.mkdir()
     runs.write_json(run_dir / "spec.json", spec.to_dict())
     runs.write_json(run_dir / "status.json", {"state": "queued", "epoch": 0, "epochs": spec.epochs})
-    assert train.run(run_dir, keep_checkpoint=False) == "finished"
+    assert worker.run(run_dir, keep_checkpoint=False) == "finished"
     epochs = runs.read_run(run_dir, "live").epochs()
     assert list(epochs["epoch"]) == list(range(1, SMOKE_EPOCHS + 1))
     losses = [float(v) for v in epochs["loss"]]

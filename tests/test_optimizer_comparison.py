@@ -10,7 +10,9 @@ import pathlib
 
 import pytest
 
-from dlcore import experiments, optimizer_comparison as oc, rules, runs
+from dlcore.engine import experiments, runs
+from dlcore.results import optimizer_comparison as oc
+from dlcore.core import rules
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GPU = {"device": "1 × NVIDIA H100 80GB HBM3"}

@@ -1,4 +1,4 @@
-"""dlcore.optimizers: each Keras optimizer computes the rule dlcore.rules shows (SPEC 1.1).
+"""dlcore.keras_parts.optimizers: each Keras optimizer computes the rule dlcore.core.rules shows (SPEC 1.1).
 
 How tight, and why. Run in float64, the Keras optimizers and the NumPy
 reference agree to ~1e-15 after 100 steps, provided every hyper-parameter is
@@ -21,7 +21,8 @@ import keras
 import numpy as np
 import pytest
 
-from dlcore import optimizers, rules, surfaces
+from dlcore.keras_parts import optimizers
+from dlcore.core import rules, surfaces
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 rng = np.random.default_rng(0)
@@ -215,7 +216,8 @@ def test_model_with_rmsprop_nesterov_saves_and_resumes(tmp_path):
 
 JAX_CHECK = r"""
 import json, numpy as np, keras, jax
-from dlcore import optimizers, rules
+from dlcore.keras_parts import optimizers
+from dlcore.core import rules
 rng = np.random.default_rng(0)
 G = rng.normal(size=(100, 8)) * np.logspace(-2, 1, 8); w0 = rng.normal(size=8)
 hp = {"learning_rate": 2.0**-7, "rho": 0.875, "momentum": 0.875, "epsilon": 2.0**-20}

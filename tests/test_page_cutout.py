@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import runfolders  # tests/runfolders.py: realistic run folders, JSON only
-from dlcore import data, experiments, jobs
+from dlcore.engine import data, experiments, jobs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "cutout.py")
@@ -304,12 +304,12 @@ def test_curve_choice_switches_to_the_training_side(roots):
 def test_error_chart_marks_the_target_error():
     import pandas as pd
 
-    from dlcore import charts
+    from dlcore.charts import curves
 
     frame = pd.DataFrame({"run": "r", "label": "r", "source": "cached", "preset": "full", "state": "finished",
                           "epoch": [1, 2], "wall_s": [1.0, 2.0], "wall_clock": ["1 s", "2 s"],
                           "metric": "val_accuracy", "value": [0.30, 0.95]})
-    spec = charts.error_vs_epoch_with_target(frame, 0.92, view="t").to_dict()
+    spec = curves.error_vs_epoch_with_target(frame, 0.92, view="t").to_dict()
     curve, target = spec["datasets"]["t"], spec["datasets"]["t_target"]
     assert [round(r["value"], 2) for r in curve] == [0.70, 0.05]  # error = 1 − accuracy
     assert target[0]["value"] == pytest.approx(0.08) and "92% accuracy" in target[0]["text"]

@@ -129,7 +129,8 @@ def test_the_page_never_imports_keras():
 
 # --- The range test, the CLR run and batch growth ---------------------------------------------
 
-from dlcore import experiments, rangetest, runs, schedules  # noqa: E402
+from dlcore.engine import experiments, runs  # noqa: E402
+from dlcore.core import rangetest, schedules  # noqa: E402
 
 # A discrete range test with a known reading: flat at chance, falls between 1e-4 and 1e-1, NaN at 10.
 CANDIDATE_LOSS = [2.30, 2.30, 2.30, 2.30, 2.29, 2.10, 1.20, 0.60, 0.90, float("nan")]
@@ -250,7 +251,7 @@ def test_lr_min_above_lr_max_is_an_error_not_an_exception(at):
 
 
 def test_starting_the_clr_run_queues_the_spec_with_the_chosen_bounds(at, run_dirs, monkeypatch):
-    from dlcore import jobs
+    from dlcore.engine import jobs
 
     monkeypatch.setattr(jobs, "pump", lambda root=None: None)  # queue it, start no worker
     at.toggle(key="rt_override").set_value(True).run()

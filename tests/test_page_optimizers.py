@@ -11,7 +11,8 @@ import pytest
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from dlcore import experiments, jobs, surfaces
+from dlcore.engine import experiments, jobs
+from dlcore.core import surfaces
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "optimizers.py")

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import runfolders  # tests/runfolders.py: realistic run folders, JSON only
-from dlcore import data, experiments, jobs
+from dlcore.engine import data, experiments, jobs
 
 PAGE = str(pathlib.Path(__file__).resolve().parents[1] / "pages" / "runs.py")
 

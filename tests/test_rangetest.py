@@ -1,8 +1,8 @@
-"""dlcore.rangetest: suggested lr_min/lr_max from synthetic range tests with a known answer."""
+"""dlcore.core.rangetest: suggested lr_min/lr_max from synthetic range tests with a known answer."""
 import numpy as np
 import pytest
 
-from dlcore import rangetest, schedules
+from dlcore.core import rangetest, schedules
 
 # A synthetic range test: the loss falls from 2.3 (ln 10, chance on 10 classes) to 0.3 along
 # a logistic in log10(lr) centred on 1e-3 with width W, then blows up above lr = 0.3.

@@ -1,4 +1,4 @@
-"""dlcore.rules and dlcore.surfaces: the NumPy reference of the five update rules (SPEC 1.1)."""
+"""dlcore.core.rules and dlcore.core.surfaces: the NumPy reference of the five update rules (SPEC 1.1)."""
 import re
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlcore import rules, surfaces
+from dlcore.core import rules, surfaces
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
 grad_seq = st.lists(st.lists(finite, min_size=3, max_size=3), min_size=1, max_size=30).map(np.array)
@@ -255,6 +255,6 @@ def test_every_method_has_equations_terms_and_hyper_parameters():
 
 
 def test_rules_and_surfaces_do_not_import_keras():
-    code = "import sys, dlcore.rules, dlcore.surfaces; print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'streamlit') if m in sys.modules))"
+    code = "import sys, dlcore.core.rules, dlcore.core.surfaces; print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'streamlit') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from dlcore import runs
+from dlcore.engine import runs
 
 
 def test_two_runs_started_at_the_same_instant_get_distinct_folders(tmp_path):
@@ -78,8 +78,8 @@ def test_a_cancelled_full_run_says_it_was_cut_short(tmp_path):
     run = runs.read_run(tmp_path, "cached")
     assert run.cut_short and run.length_note == "cut short: 9 of 100 epochs (cancelled)"
     assert "cut short" in runs.summary(run)["notes"]
-    from dlcore import charts
-    assert charts.run_label(run) == "resnet/M1 (full, cached, 9/100 epochs)"
+    from dlcore.results import tables
+    assert tables.run_label(run) == "resnet/M1 (full, cached, 9/100 epochs)"
 
 
 def test_a_run_stopped_by_its_own_rule_is_not_cut_short(tmp_path):

@@ -1,4 +1,4 @@
-"""dlcore.schedules: Smith's cyclical policies, the range-test sweep, step decay, batch growth.
+"""dlcore.core.schedules: Smith's cyclical policies, the range-test sweep, step decay, batch growth.
 
 Properties are checked with hypothesis over wide parameter ranges; a few
 hand-worked numbers pin the formulas to the paper's.
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlcore import schedules
+from dlcore.core import schedules
 
 BASE, MAX, STEP, GAMMA = 0.001, 0.006, 2000, 0.99994  # Smith's CIFAR-10 example
 
@@ -218,7 +218,7 @@ def test_apex_table_shows_constant_halving_and_decaying_heights():
 
 def test_importing_schedules_does_not_import_keras():
     code = (
-        "import sys, dlcore.schedules, dlcore.rangetest; "
+        "import sys, dlcore.core.schedules, dlcore.core.rangetest; "
         "bad = [m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

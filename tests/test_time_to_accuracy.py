@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 import runfolders  # tests/runfolders.py: realistic run folders, JSON only
-from dlcore import experiments, runs
-from dlcore.time_to_accuracy import (comparison_table, copies_per_sample, images_per_second,
+from dlcore.engine import experiments, runs
+from dlcore.results.time_to_accuracy import (comparison_table, copies_per_sample, images_per_second,
                                      time_to_accuracy)
 
 

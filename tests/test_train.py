@@ -6,8 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from dlcore import jobs, runs, train
-from dlcore.experiments import Spec, SpecError
+from dlcore.engine import jobs, runs
+from dlcore.engine import worker
+from dlcore.engine.experiments import Spec, SpecError
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +32,7 @@ def wait_for(predicate, timeout=60.0, step=0.05):
 
 def test_smoke_run_trains_streams_and_records_provenance(runs_dir):
     run_dir = jobs.create(smoke_spec(epochs=4))
-    assert train.run(run_dir) == "finished"
+    assert worker.run(run_dir) == "finished"
     run = runs.read_run(run_dir, "live")
     epochs, batches = run.epochs(), run.batches()
     assert list(epochs["epoch"]) == [1, 2, 3, 4]
@@ -46,7 +47,7 @@ def test_smoke_run_trains_streams_and_records_provenance(runs_dir):
 
 def test_batch_lines_show_the_window_mean_not_the_running_mean(runs_dir):
     run_dir = jobs.create(smoke_spec(epochs=1, log_every=1))
-    train.run(run_dir)
+    worker.run(run_dir)
     b = runs.read_run(run_dir, "live").batches()
     # With a line every batch, the epoch's running mean is the mean of the window losses so far.
     assert np.allclose(np.cumsum(b["loss"]) / np.arange(1, len(b) + 1), b["epoch_mean_loss"], rtol=1e-4)
@@ -62,15 +63,15 @@ def test_bad_spec_is_rejected_before_any_folder_or_process(runs_dir):
 
 def test_stop_rule_ends_the_run_with_its_reason(runs_dir):
     run_dir = jobs.create(smoke_spec(epochs=20, stop={"val_accuracy": 0.0}))
-    train.run(run_dir)
+    worker.run(run_dir)
     run = runs.read_run(run_dir, "live")
     assert len(run.epochs()) == 1 and "reached 0% test accuracy at epoch 1" in run.status["reason"]
 
 
 def test_failure_is_recorded_with_the_error_text(runs_dir, monkeypatch):
     run_dir = jobs.create(smoke_spec())
-    monkeypatch.setattr("dlcore.data.prepare", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk on fire")))
-    assert train.run(run_dir) == "failed"
+    monkeypatch.setattr("dlcore.engine.data.prepare", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk on fire")))
+    assert worker.run(run_dir) == "failed"
     status = runs.read_json(run_dir / "status.json")
     assert status["state"] == "failed" and "disk on fire" in status["error"]
 
@@ -92,7 +93,7 @@ def test_cancel_mid_epoch_keeps_finished_epochs_and_valid_metrics(runs_dir):
 def test_kill_9_is_detected_and_resume_matches_an_uninterrupted_run(runs_dir):
     spec = smoke_spec(epochs=12, batch_size=8)
     reference = jobs.create(spec)
-    train.run(reference)
+    worker.run(reference)
 
     run_dir = jobs.start(spec)
     wait_for(lambda: (runs.read_json(run_dir / "status.json").get("checkpoint_epoch") or 0) >= 2)
@@ -105,7 +106,7 @@ def test_kill_9_is_detected_and_resume_matches_an_uninterrupted_run(runs_dir):
 
     # Resume in this process (the queue would start a worker; run it here to keep the test quick).
     runs.update_status(run_dir, state="queued")
-    assert train.run(run_dir) == "finished"
+    assert worker.run(run_dir) == "finished"
     resumed, uninterrupted = runs.read_run(run_dir, "live").epochs(), runs.read_run(reference, "live").epochs()
     assert list(resumed["epoch"]) == list(range(1, 13))
     for column in ("loss", "val_loss", "val_accuracy"):
@@ -127,7 +128,7 @@ def test_queue_starts_at_most_max_jobs_at_once(runs_dir, monkeypatch):
 def test_cancel_before_the_worker_starts_is_honoured(runs_dir):
     run_dir = jobs.create(smoke_spec())
     (run_dir / "cancel").touch()
-    assert train.run(run_dir) == "cancelled"
+    assert worker.run(run_dir) == "cancelled"
     assert runs.read_run(run_dir, "live").epochs().empty
 
 

@@ -1,4 +1,4 @@
-"""The training input pipeline (dlcore.train.augment_batch) with the ResNet specs of Problem 4.
+"""The training input pipeline (dlcore.engine.worker.augment_batch) with the ResNet specs of Problem 4.
 
 He et al.'s runs train on pad-crop-flip; Hoffer et al.'s batch-augmentation
 copies get that same augmentation *and* cutout, each copy its own. The arrays
@@ -8,7 +8,8 @@ mean subtracted, so padding and masks (0.0) are the mean image.
 import numpy as np
 import pytest
 
-from dlcore import data, experiments, train
+from dlcore.engine import data, experiments
+from dlcore.engine import pipeline
 
 PAD = 4
 
@@ -42,7 +43,7 @@ def test_pipeline_arrays_are_mean_subtracted_float32(batch):
 def test_baseline_spec_pads_crops_and_flips_without_cutout(batch):
     x, y = batch
     spec = experiments.resnet_runs("smoke", Ms=(1,))[0]
-    xa, ya = train.augment_batch(spec, x, y, np.random.default_rng(0))
+    xa, ya = pipeline.augment_batch(spec, x, y, np.random.default_rng(0))
     assert xa.shape == x.shape and xa.dtype == np.float32 and np.array_equal(ya, y)
     # every pixel matches a padded window: no square was cut out
     crops = [crop_of(a, o, cutout=False) for a, o in zip(xa, x)]
@@ -55,7 +56,7 @@ def test_batch_augment_copies_are_padded_cropped_flipped_and_cut_out(batch, M):
     x, y = batch
     spec = experiments.resnet_runs("smoke", Ms=(M,))[0]
     assert spec.augment == {"name": "batch_augment", "M": M, "cutout": 16}
-    xa, ya = train.augment_batch(spec, x, y, np.random.default_rng(1))
+    xa, ya = pipeline.augment_batch(spec, x, y, np.random.default_rng(1))
     assert xa.shape == (M * len(x), *x.shape[1:]) and xa.dtype == np.float32
     assert np.array_equal(ya, np.repeat(y, M))
     offsets = set()

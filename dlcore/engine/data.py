@@ -32,7 +32,7 @@ FASHION_MNIST_CLASSES = (
 )
 CLASSES = {"cifar10": CIFAR10_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES}
 
-_REPO = pathlib.Path(__file__).resolve().parents[1]
+_REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 class DatasetUnavailable(RuntimeError):

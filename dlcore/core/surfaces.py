@@ -17,7 +17,7 @@ that shows them. Each one teaches one thing:
   depth; where a method ends depends on its path, not just on the start.
 
 A surface also carries its plotting box: the race stops a trajectory that
-leaves it (see ``dlcore.rules.trajectory``) because the chart could not show
+leaves it (see ``dlcore.core.rules.trajectory``) because the chart could not show
 it and the numbers after that point teach nothing.
 """
 from __future__ import annotations

@@ -20,7 +20,8 @@ import math
 
 import pandas as pd
 
-from dlcore import charts, runs
+from dlcore.engine import runs
+from dlcore.results import tables
 
 TARGET = 0.92
 
@@ -51,7 +52,7 @@ def time_to_accuracy(epochs: pd.DataFrame, target: float = TARGET,
                      metric: str = "val_accuracy") -> TimeToAccuracy:
     """The first epoch whose `metric` is ≥ `target`, or the last epoch if none is.
 
-    `epochs` is a run's :meth:`dlcore.runs.Run.epochs` frame (one row per
+    `epochs` is a run's :meth:`dlcore.engine.runs.Run.epochs` frame (one row per
     finished epoch, with `epoch`, `wall_s` and `metric` columns).
     """
     if not 0 < target <= 1:
@@ -98,18 +99,18 @@ def unfinished_note(run: runs.Run, t: TimeToAccuracy) -> str:
 def comparison_rows(runs_list: list[runs.Run], target: float = TARGET) -> list[dict]:
     """One row per run, ordered by M: epochs and wall-clock to `target`, or the last epoch's."""
     rows = []
-    for run, label in zip(runs_list, charts.run_labels(runs_list)):
+    for run, label in zip(runs_list, tables.run_labels(runs_list)):
         epochs = run.epochs()
         t = time_to_accuracy(epochs, target)
         ips = images_per_second(epochs)
         rows.append({
             "run": label, "M": copies_per_sample(run.spec), "preset": run.preset, "source": run.source,
             "state": run.state, "reports": t.describe() + unfinished_note(run, t), "epochs": t.epoch,
-            "wall-clock": charts.duration_text(t.wall_s), "wall_s": t.wall_s,
+            "wall-clock": tables.duration_text(t.wall_s), "wall_s": t.wall_s,
             "test accuracy": t.accuracy, "images/s": None if ips is None or math.isnan(ips) else ips,
-            "hardware": charts.run_hardware(run),
+            "hardware": tables.run_hardware(run),
             "backend": run.provenance.get("backend") or (run.provenance.get("versions") or {}).get("backend"),
-            "date": charts.run_date(run), "notes": charts.run_notes(run),
+            "date": tables.run_date(run), "notes": tables.run_notes(run),
         })
     return sorted(rows, key=lambda r: (r["M"], r["source"] != "live", r["run"]))
 

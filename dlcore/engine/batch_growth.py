@@ -39,7 +39,7 @@ own ("ghost batch norm", Hoffer et al. 2017), and its moving statistics are
 updated once per micro-batch.
 
 Which samples: a phase takes the next ``batch_size · k`` samples of the run's
-sample stream, the epoch orders of :func:`dlcore.train.epoch_order` one after
+sample stream, the epoch orders of :func:`dlcore.engine.worker.epoch_order` one after
 another. The stream is a pure function of the seed, so a run resumed from
 the checkpoint after phase p sees exactly the samples an uninterrupted one would.
 """
@@ -48,8 +48,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from dlcore import optimizers, schedules, train
-from dlcore.experiments import Spec
+from dlcore.core import schedules
+from dlcore.engine import pipeline
+from dlcore.engine.experiments import Spec
+from dlcore.keras_parts import optimizers
 
 
 def phases(spec: Spec) -> list[schedules.GrowthPhase]:
@@ -69,7 +71,7 @@ def stream_indices(n: int, seed: int, first: int, count: int) -> np.ndarray:
     while count > 0:
         epoch, offset = divmod(position, n)
         take = min(count, n - offset)
-        out.append(train.epoch_order(n, seed, epoch)[offset:offset + take])
+        out.append(pipeline.epoch_order(n, seed, epoch)[offset:offset + take])
         position, count = position + take, count - take
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
@@ -77,7 +79,7 @@ def stream_indices(n: int, seed: int, first: int, count: int) -> np.ndarray:
 class PhaseBatches(keras.utils.PyDataset):
     """The micro-batches of one phase: updates × accumulation_steps batches of micro_batch samples.
 
-    Also tells the worker's Recorder what to record (see dlcore.train): the
+    Also tells the worker's Recorder what to record (see dlcore.engine.worker): the
     effective batch size, the samples of the phase, and the update count
     (`step_of`) after `done` micro-batches.
     """
@@ -96,8 +98,8 @@ class PhaseBatches(keras.utils.PyDataset):
     def __getitem__(self, i):
         m = self.phase.micro_batch
         idx = stream_indices(len(self.x), self.spec.seed, self.first_sample + i * m, m)
-        return train.augment_batch(self.spec, self.x[idx], self.y[idx],
-                                   train.batch_rng(self.spec.seed, self.index, i))
+        return pipeline.augment_batch(self.spec, self.x[idx], self.y[idx],
+                                   pipeline.batch_rng(self.spec.seed, self.index, i))
 
     def set_epoch(self, epoch: int) -> None:
         """The Recorder calls this every epoch; a phase's samples are fixed when it is made."""
@@ -149,29 +151,23 @@ def phase_optimizer(spec: Spec, accumulation_steps: int, variables, previous=Non
 
 
 def compile_phase(model, spec: Spec, phase: schedules.GrowthPhase) -> None:
-    """Compile `model` for one phase (the same loss and metrics as dlcore.train.build_model)."""
+    """Compile `model` for one phase (the same loss and metrics as dlcore.engine.worker.build_model)."""
     opt = phase_optimizer(spec, phase.accumulation_steps, model.trainable_variables, previous=model.optimizer)
     model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"],
                   steps_per_execution=spec.steps_per_execution)
 
 
-def fit_growing_batch(model, spec: Spec, x, y, validation, recorder, first_phase: int = 0) -> None:
-    """Train the phases first_phase … of a batch_growth spec, one model.fit each.
+def phase_batches(model, spec: Spec, x, y, index: int) -> PhaseBatches:
+    """Make phase `index` ready to train: compile `model` for its batch size, and return its batches.
 
-    `recorder` is the worker's Recorder (dlcore.train): it streams, checkpoints
-    after every phase and honours cancel; it is handed each phase's batches.
-    Stops after the phase in which the Recorder asked to stop.
+    The worker calls this at the start of every epoch of a batch_growth run (one
+    phase is one Keras epoch), so batch growth runs in the worker's one loop and
+    keeps its streaming, cancelling and checkpointing. Where a phase starts in the
+    sample stream and in the update count follows from the plan alone, so a run
+    resumed at phase p sees what an uninterrupted one would.
     """
     plan = phases(spec)
-    first_sample = sum(p.batch_size * p.updates for p in plan[:first_phase])
-    first_update = sum(p.updates for p in plan[:first_phase])
-    for index in range(first_phase, len(plan)):
-        phase = plan[index]
-        compile_phase(model, spec, phase)
-        recorder.batches = PhaseBatches(spec, x, y, phase, index, first_sample, first_update)
-        model.fit(recorder.batches, epochs=index + 1, initial_epoch=index, validation_data=validation,
-                  validation_batch_size=512, callbacks=[recorder], shuffle=False, verbose=0)
-        if recorder.cancelled or recorder.stop_reason:
-            return
-        first_sample += phase.batch_size * phase.updates
-        first_update += phase.updates
+    first_sample = sum(p.batch_size * p.updates for p in plan[:index])
+    first_update = sum(p.updates for p in plan[:index])
+    compile_phase(model, spec, plan[index])
+    return PhaseBatches(spec, x, y, plan[index], index, first_sample, first_update)

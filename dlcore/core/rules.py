@@ -1,7 +1,7 @@
 r"""The five adaptive learning-rate rules of SPEC Problem 1.1, step by step, in NumPy.
 
 This module is the reference: the page draws its live equations from it, the
-optimizer race runs it on 2-D surfaces, and ``dlcore.optimizers`` is tested
+optimizer race runs it on 2-D surfaces, and ``dlcore.keras_parts.optimizers`` is tested
 against it. It never imports Keras, so the equations page opens instantly.
 
 Indexing (Kingma & Ba's): w_0 is the start; step t = 1, 2, ... reads the
@@ -79,7 +79,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from dlcore.surfaces import SURFACES, Surface
+from dlcore.core.surfaces import SURFACES, Surface
 
 State = dict  # {"t": int, "S": array, "V": array, "D": array, ...terms of the step}
 
@@ -103,7 +103,7 @@ SOURCES: dict[str, str] = {
 
 # --- hyper-parameters, as data ----------------------------------------------------
 # Names are Keras's constructor arguments, so one dict configures both the
-# NumPy reference and the Keras optimizer (dlcore.optimizers.make_optimizer).
+# NumPy reference and the Keras optimizer (dlcore.keras_parts.optimizers.make_optimizer).
 HPARAMS: dict[str, tuple[str, ...]] = {
     "adagrad": ("learning_rate", "epsilon", "initial_accumulator_value"),
     "rmsprop": ("learning_rate", "rho", "epsilon"),
@@ -177,7 +177,7 @@ KERAS_NOTES: dict[str, str] = {
     "rmsprop_nesterov": (
         "Keras has no RMSProp with Nesterov momentum: the notebook used Nadam, which is "
         "Adam with Nesterov momentum (bias correction, a momentum schedule), a different "
-        "method. The app uses its own Keras optimizer, dlcore.optimizers.RMSPropNesterov, "
+        "method. The app uses its own Keras optimizer, dlcore.keras_parts.optimizers.RMSPropNesterov, "
         "which runs Algorithm 8.6 with one gradient per step by storing the look-ahead "
         "point w̃ = w + μV as the model's weights (the same trick as Keras SGD with "
         "nesterov=True)."

@@ -1,4 +1,4 @@
-"""The schedules of dlcore.schedules as Keras ``LearningRateSchedule`` objects.
+"""The schedules of dlcore.core.schedules as Keras ``LearningRateSchedule`` objects.
 
 Why a module of its own (and not classes defined inside a function): a
 training checkpoint saves the optimizer, and with it the schedule, by its
@@ -7,10 +7,10 @@ rebuild it if the class is registered *before* loading, which a module-level
 class does as soon as this module is imported; a class made on demand inside a
 function would be missing in a fresh process. Keras is imported at the top
 because this module is Keras by nature; the instant pages never import it
-(they use the NumPy functions, or `dlcore.schedules.keras_schedule`, which
+(they use the NumPy functions, or `dlcore.core.schedules.keras_schedule`, which
 imports this module lazily).
 
-Each ``__call__`` evaluates the very formula of dlcore.schedules, passing
+Each ``__call__`` evaluates the very formula of dlcore.core.schedules, passing
 ``keras.ops`` as the array namespace, so it runs on the TensorFlow and JAX
 backends and matches the NumPy curve the page draws. ``step`` is
 ``optimizer.iterations``: the number of updates already applied.
@@ -18,7 +18,7 @@ backends and matches the NumPy curve the page draws. ``step`` is
 import keras
 from keras import ops
 
-from dlcore import schedules
+from dlcore.core import schedules
 
 
 def _as_float(step):
@@ -44,7 +44,7 @@ class _Cyclical(keras.optimizers.schedules.LearningRateSchedule):
 
 @keras.saving.register_keras_serializable(package="dlcore")
 class Triangular(_Cyclical):
-    """Smith's triangular policy (see dlcore.schedules.triangular)."""
+    """Smith's triangular policy (see dlcore.core.schedules.triangular)."""
 
     def __call__(self, step):
         return schedules._triangular(ops, _as_float(step), self.base_lr, self.max_lr, self.step_size)
@@ -115,7 +115,13 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def schedule_for(policy, **params):
-    """Build the Keras schedule named like the NumPy function (see schedules.keras_schedule)."""
+    """A ``keras.optimizers.schedules.LearningRateSchedule`` for `policy`.
+
+    policy: one of dlcore.core.schedules.POLICIES, "range_test_sweep" or "step_decay";
+    params are those of the NumPy function of the same name (e.g. base_lr, max_lr,
+    step_size, gamma). A process must import this module before loading a saved
+    model that uses these classes.
+    """
     if policy == "triangular":
         return Triangular(**params)
     if policy == "triangular2":

@@ -1,7 +1,7 @@
 """Keras optimizers for the five methods of SPEC Problem 1, plus SGD for the ResNet runs.
 
 ``make_optimizer(name, **hparams)`` returns a ``keras.optimizers.Optimizer``
-that computes the same rule as ``dlcore.rules`` (the NumPy reference the
+that computes the same rule as ``dlcore.core.rules`` (the NumPy reference the
 page shows), tested step by step in tests/test_optimizers.py:
 
 - "adagrad", "rmsprop", "adadelta", "adam", "sgd": Keras's own optimizers,
@@ -14,7 +14,7 @@ page shows), tested step by step in tests/test_optimizers.py:
   notebook used Nadam, a different method).
 
 The hyper-parameter defaults and the per-method notes are data that the
-instant page also shows, so they live in ``dlcore.rules`` (no Keras import)
+instant page also shows, so they live in ``dlcore.core.rules`` (no Keras import)
 and are re-exported here as ``DEFAULTS`` and ``KERAS_DIFFERENCES``.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from dlcore import rules
+from dlcore.core import rules
 
 DEFAULTS = rules.DEFAULTS
 KERAS_DIFFERENCES = rules.KERAS_NOTES

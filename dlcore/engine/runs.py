@@ -33,7 +33,7 @@ import secrets
 
 import pandas as pd
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")

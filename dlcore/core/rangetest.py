@@ -1,7 +1,7 @@
 """Reading an LR range test: from (learning rate, loss) pairs to lr_min and lr_max.
 
 A range test trains briefly while the learning rate grows (a continuous
-exponential sweep, or a few discrete candidates, see dlcore.schedules) and
+exponential sweep, or a few discrete candidates, see dlcore.core.schedules) and
 records the training loss. Smith (2017, Sec. 3.3) reads two rates off the
 curve: where the loss *starts to fall* (below it nothing is learned) and
 where it *stops falling*, turns ragged or blows up (above it training is

@@ -1,6 +1,6 @@
 """The networks of Problem 3 as layer tables: data, not code paths.
 
-Each table goes through the same `dlcore.archmath` arithmetic as a table a
+Each table goes through the same `dlcore.core.archmath` arithmetic as a table a
 student types, and the tests build a real Keras model from each to check the
 counts. Sources: Krizhevsky et al. 2012 (AlexNet, Sec. 3.5 and Fig. 2),
 Simonyan & Zisserman 2015 (VGG, Table 1, configuration E), Szegedy et al.
@@ -8,7 +8,7 @@ Simonyan & Zisserman 2015 (VGG, Table 1, configuration E), Szegedy et al.
 """
 from __future__ import annotations
 
-from dlcore.archmath import Branch, Concat, Conv, Dense, Flatten, Network, Pool
+from dlcore.core.archmath import Branch, Concat, Conv, Dense, Flatten, Network, Pool
 
 # AlexNet as the seed notebook counts it: one tower (every conv sees all the
 # channels below it). The paper writes 224×224, but (224 − 11)/4 + 1 = 54.25;

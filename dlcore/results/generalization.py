@@ -18,7 +18,7 @@ import math
 
 import pandas as pd
 
-from dlcore import runs
+from dlcore.engine import runs
 
 # Test accuracies closer than this (1 percentage point) are called "about the same".
 SAME_ACCURACY = 0.01

@@ -10,9 +10,9 @@ Why plain NumPy: the playground page draws these curves instantly, and the
 instant pages must not pay the ~2 s it costs to import Keras. The *same*
 formulas also drive training: each cyclical formula below is written once,
 over an array namespace ``xp`` (NumPy here, ``keras.ops`` in
-:mod:`dlcore.keras_schedules`), so the curve on screen and the rate the
-optimizer uses cannot drift apart. Get a Keras schedule with
-:func:`keras_schedule`, which imports Keras only when called.
+:mod:`dlcore.keras_parts.schedules`), so the curve on screen and the rate the
+optimizer uses cannot drift apart. The Keras layer builds its schedules with
+:func:`dlcore.keras_parts.schedules.schedule_for`; this module never imports Keras.
 
 Conventions
 -----------
@@ -325,7 +325,7 @@ def growth_sizes(start=32, stop=16_384, factor=2):
 def growth_phases(k, max_micro_batch, start=32, stop=16_384, factor=2):
     """The phases of a growth schedule: k updates at each size, split to fit `max_micro_batch`.
 
-    Training runs one phase at a time (dlcore.accumulation): a phase is the
+    Training runs one phase at a time (dlcore.engine.batch_growth): a phase is the
     unit in which the batch size and the number of accumulated micro-batches
     are fixed, so nothing about them changes inside a compiled train step.
     """
@@ -427,23 +427,6 @@ def apex_rates(policies, n_iterations, base_lr, max_lr, step_size, gamma, max_cy
     for p in policies:
         table[p] = cyclical(p, apex, base_lr, max_lr, step_size, gamma)
     return pd.DataFrame(table)
-
-
-# --------------------------------------------------------------------------
-# The same schedules for Keras, imported only when asked for.
-# --------------------------------------------------------------------------
-def keras_schedule(policy, **params):
-    """A ``keras.optimizers.schedules.LearningRateSchedule`` for `policy`.
-
-    policy: one of POLICIES, "range_test_sweep" or "step_decay"; params are
-    those of the NumPy function of the same name (e.g. base_lr, max_lr,
-    step_size, gamma). Imports Keras here, not at module import, so the
-    instant pages stay fast; the classes live in dlcore.keras_schedules,
-    which a process must import before loading a saved model that uses them.
-    """
-    from dlcore import keras_schedules
-
-    return keras_schedules.schedule_for(policy, **params)
 
 
 # --------------------------------------------------------------------------

@@ -313,7 +313,7 @@ def clr_runs(preset: str, lr_min: float, lr_max: float, gamma: float | None = No
              step_epochs: float | None = None) -> list[Spec]:
     """Problem 2.2: exp_range CLR between lr_min and lr_max, batch 64, to convergence
     (stop when validation loss has not improved for 5 epochs; at most 60 epochs in full)."""
-    from dlcore import schedules
+    from dlcore.core import schedules
 
     try:
         schedules.check_cyclical(lr_min, lr_max, 1)
@@ -352,10 +352,10 @@ def batch_growth_runs(preset: str, lr_max: float = 0.1, k: int | None = None,
     """Problem 2.3: a fixed rate lr_max while the batch doubles every k updates.
 
     One "epoch" of the run is one batch size (a phase of k updates, see
-    dlcore.accumulation), so the run has as many epochs as sizes, each
+    dlcore.engine.batch_growth), so the run has as many epochs as sizes, each
     ending with a test-set evaluation and a checkpoint.
     """
-    from dlcore import schedules
+    from dlcore.core import schedules
 
     dataset, subset, test_subset, _ = FASHION_SIZES[preset]
     start, stop, default_k, default_micro = BATCH_GROWTH_SIZES[preset]

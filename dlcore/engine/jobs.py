@@ -19,8 +19,8 @@ import shutil
 import subprocess
 import sys
 
-from dlcore import runs
-from dlcore.experiments import Spec, SpecError
+from dlcore.engine import runs
+from dlcore.engine.experiments import Spec, SpecError
 
 
 def max_running() -> int:

@@ -26,7 +26,9 @@ import math
 
 import pandas as pd
 
-from dlcore import charts, experiments, rules, runs
+from dlcore.core import rules
+from dlcore.engine import experiments, runs
+from dlcore.results import tables
 
 EXPERIMENTS = {"l2": "mlp_l2", "dropout": "mlp_dropout"}
 REGULARIZER_OF = {v: k for k, v in EXPERIMENTS.items()}
@@ -55,7 +57,7 @@ FLOOR_LOSS = -math.log(PROBABILITY_FLOOR)
 def hparams_used(method: str, changes: dict | None = None) -> dict:
     """Every hyper-parameter the MLP run of `method` trains with.
 
-    The worker builds the optimizer with dlcore.optimizers.make_optimizer, which
+    The worker builds the optimizer with dlcore.keras_parts.optimizers.make_optimizer, which
     starts from rules.DEFAULTS (the textbook values) and applies the spec's
     optimizer dict (experiments.MLP_DEFAULTS, then the user's changes) on top.
     """
@@ -341,7 +343,7 @@ def provenance_table(found: list[RunResult]) -> pd.DataFrame:
         "run": f"{EXPERIMENTS.get(r.regularizer, r.regularizer)}/{r.method}" + (
             f" ({', '.join(r.settings)})" if r.settings else ""),
         "preset": r.preset if r.preset == "full" else f"{r.preset} (shortened)", "state": r.state,
-        "hardware": r.hardware, "backend": r.backend, "wall-clock": charts.duration_text(r.wall_s),
+        "hardware": r.hardware, "backend": r.backend, "wall-clock": tables.duration_text(r.wall_s),
         "started": (r.started or "")[:19].replace("T", " "), "ended": (r.ended or "")[:19].replace("T", " "),
         "source": r.source, "notes": r.notes,
     } for r in found]

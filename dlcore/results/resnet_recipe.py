@@ -3,7 +3,7 @@
 Two things the cutout page shows before anything trains, so they must be
 instant (the page's gallery tab may not import Keras):
 
-- :func:`parameters`: the exact parameter count of ``dlcore.models.resnet_v1``
+- :func:`parameters`: the exact parameter count of ``dlcore.keras_parts.models.resnet_v1``
   for a depth and shortcut option, by the same layer arithmetic the builder
   follows (tests check it against ``model.count_params()``). Option A (identity
   shortcuts, zero-padded where the width doubles) adds nothing; option B
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 
-from dlcore.experiments import Spec
+from dlcore.engine.experiments import Spec
 
-WEIGHT_DECAY = 1e-4           # the default of dlcore.models.resnet_v1 (tests check they agree)
+WEIGHT_DECAY = 1e-4           # the default of dlcore.keras_parts.models.resnet_v1 (tests check they agree)
 STAGE_WIDTHS = (16, 32, 64)   # filters of the three stages (He et al. Sec 4.2)
 NUM_CLASSES = 10
-TRAINING_SAMPLES = {"cifar10": 50_000, "synthetic_cifar10": 256}   # dlcore.data's sets
+TRAINING_SAMPLES = {"cifar10": 50_000, "synthetic_cifar10": 256}   # dlcore.engine.data's sets
 
 # He et al. (2016), "Deep residual learning for image recognition", Sec 4.2.
 PAPER = {
@@ -52,7 +52,7 @@ def _batch_norm(channels: int) -> tuple[int, int]:
 def parameters(depth: int = 44, shortcut: str = "A") -> dict:
     """{"total", "trainable", "non_trainable"} of ResNet v1 (`depth`, `shortcut`) for CIFAR-10.
 
-    Convolutions have no bias (batch norm follows each), as in dlcore.models;
+    Convolutions have no bias (batch norm follows each), as in dlcore.keras_parts.models;
     the non-trainable part is batch norm's moving mean and variance.
     """
     if shortcut not in ("A", "B"):
@@ -124,7 +124,7 @@ def recipe_rows(spec: Spec) -> list[dict]:
     test = f"{spec.test_subset} per class" if spec.test_subset else "all 10,000"
     stop = spec.stop.get("val_accuracy")
     rows = [
-        ("network", f"ResNet-44 v1 (n = 7), option A shortcuts",
+        ("network", "ResNet-44 v1 (n = 7), option A shortcuts",
          f"ResNet-{depth} v1 (n = {blocks_per_stage(depth)}), option {model.get('shortcut', 'A')} shortcuts"),
         ("optimizer", PAPER["optimizer"], f"SGD, momentum {opt.get('momentum', 0.0):g}"),
         ("weight decay", PAPER["weight_decay"], _power_of_ten(model.get("weight_decay", WEIGHT_DECAY))),

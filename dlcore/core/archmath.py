@@ -1,7 +1,7 @@
 """Architecture arithmetic: shapes, parameters, activations and multiplies.
 
 Every number on the architecture page comes from here. A network is a layer
-table (data, see `dlcore.architectures`); the arithmetic is one small method per
+table (data, see `dlcore.core.architectures`); the arithmetic is one small method per
 layer kind, so AlexNet, VGG19 and the inception module share one code path and
 a student's own table goes through the very same functions.
 

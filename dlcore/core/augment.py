@@ -248,7 +248,7 @@ def mean_colour(x: np.ndarray) -> np.ndarray:
 def pixel_mean(x: np.ndarray, chunk: int = 5000) -> np.ndarray:
     """Per-pixel mean of uint8 images, scaled to [0, 1] (float32, one image).
 
-    The same as ``dlcore.data.prepare(..., "per_pixel_mean")["mean"]``, but
+    The same as ``dlcore.engine.data.prepare(..., "per_pixel_mean")["mean"]``, but
     summed in chunks so the training set is never copied as floats.
     """
     total = np.zeros(x.shape[1:], dtype=np.float64)
@@ -271,7 +271,7 @@ class Pipeline:
 
     `mean`: when given, `x` holds raw uint8 pixels and each batch becomes
     ``x / 255 − mean`` (float32) before augmentation, as
-    ``dlcore.data.prepare(..., "per_pixel_mean")`` does for the whole set;
+    ``dlcore.engine.data.prepare(..., "per_pixel_mean")`` does for the whole set;
     keeping the set as uint8 uses a quarter of the memory. Without `mean`
     batches are augmented as stored. `fill` is the value of padding and
     masked pixels, 0.0 = the data-set mean of normalised images.

@@ -1,0 +1,1 @@
+"""Charts: Altair builders of the training curves, with their captions."""
