@@ -6,8 +6,8 @@ memory of the input side should hardly depend on M, and a step over M·B images
 should keep the CPU at least as busy per image as a step over B.
 
 Everything goes through the code a training run uses: the spec comes from
-``dlcore.engine.experiments.resnet_runs``, batches from ``dlcore.engine.worker.make_batches``
-(the worker's PyDataset, i.e. ``pipeline.augment_batch`` → ``dlcore.core.augment``), the
+``dlcore.engine.experiments.resnet_runs``, batches from ``dlcore.engine.pipeline.make_host_batches``
+(the host pipeline's PyDataset, the reference for the device one, i.e. ``pipeline.augment_batch`` → ``dlcore.core.augment``), the
 model from ``dlcore.engine.worker.build_model`` (ResNet v1, SGD, the step-decay
 schedule), one ``train_on_batch`` per step. Per M, side by side:
 
@@ -80,7 +80,7 @@ def spec_for(M: int, depth: int):
 def pipeline_cost(spec, x, y) -> dict:
     """Images/s of making PIPELINE_BATCHES batches, then their tracemalloc peak (a second pass:
     tracing slows allocation, so it does not time the first)."""
-    batches = pipeline.make_batches(spec, x, y)
+    batches = pipeline.make_host_batches(spec, x, y)
     batches[0]  # the first call allocates the epoch's permutation: not per-batch cost
     t0 = time.perf_counter()
     images = sum(len(batches[i][0]) for i in range(1, PIPELINE_BATCHES + 1))
@@ -99,7 +99,7 @@ def pipeline_cost(spec, x, y) -> dict:
 def training(specs: dict, x, y, model, images: int, rounds: int) -> dict:
     """Per M: images/s of train_on_batch (median over `rounds` interleaved rounds, so a change in
     the machine's load hits every M alike), compile time, seconds per step."""
-    batches = {M: pipeline.make_batches(spec, x, y) for M, spec in specs.items()}
+    batches = {M: pipeline.make_host_batches(spec, x, y) for M, spec in specs.items()}
     out = {M: {"compile_s": 0.0, "rates": [], "step_s": []} for M in specs}
     for M, b in batches.items():  # trace the step once per batch shape, before timing anything
         xb, yb = b[0]

@@ -29,7 +29,7 @@ REPEATS = 7
 
 def load_page():
     """The page module, imported under another name so its main() does not run."""
-    spec = importlib.util.spec_from_file_location("optimizers_page", ROOT / "pages" / "optimizers.py")
+    spec = importlib.util.spec_from_file_location("optimizers_page", ROOT / "app_pages" / "optimizers.py")
     page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(page)
     return page

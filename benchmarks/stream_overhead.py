@@ -1,7 +1,7 @@
 """What does streaming cost? The same MLP on the same data, three ways, side by side.
 
   A. plain `model.fit` on NumPy arrays (Keras's own input pipeline, no callback);
-  B. `model.fit` on the engine's input pipeline (`pipeline.make_batches`), no callback;
+  B. `fit` on the engine's input pipeline (`pipeline.make_batches` into a DeviceTrainer), no callback;
   C. the whole engine: `dlcore.engine.worker.run` with streaming, cancel checks and checkpoints.
 
 Each is timed per epoch after a warm-up epoch; the ratios C/B (what streaming
@@ -80,7 +80,8 @@ def main() -> int:
             if key.startswith("A"):
                 model.fit(x, y, batch_size=128, epochs=args.epochs, shuffle=True, verbose=0, callbacks=[timer])
             else:
-                model.fit(pipeline.make_batches(spec, x, y), epochs=args.epochs, shuffle=False, verbose=0, callbacks=[timer])
+                trainer = pipeline.trainer(spec, model, pipeline.device_store(spec, arrays))  # the worker's device pipeline
+                trainer.fit(pipeline.make_batches(spec, x, y), epochs=args.epochs, shuffle=False, verbose=0, callbacks=[timer])
             results[key].append(images_per_s(timer.times, len(x)))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n{'path':28s} {'images/s (median of rounds)':>28s}   rounds")

@@ -20,6 +20,6 @@ def test_home_page_links_every_problem():
 )
 def test_page_opens_through_the_navigation_without_exception(page):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    at.switch_page(f"pages/{page}").run()
+    at.switch_page(f"app_pages/{page}").run()
     assert not at.exception, at.exception
     assert at.title, "every page has a title"

@@ -176,6 +176,37 @@ def test_vgg19_activations_per_layer():
     assert total.activation_bytes == 4 * total.activations
 
 
+def test_vgg19_flatten_adds_no_activations():
+    """The flatten is pool5's 7×7×512 output read as a vector: 0 new values, not 25,088."""
+    (flatten,) = [r for r in am.layer_rows(ar.VGG19) if r.name == "flatten"]
+    assert flatten.activations == 0 and flatten.activations_calc == "a reshape of 7×7×512: no new values = 0"
+    assert am.totals(ar.VGG19).activations == 16_542_184  # 16,567,272 − 25,088
+
+
+@pytest.mark.parametrize("network", [ar.VGG19, ar.ALEXNET], ids=["vgg19", "alexnet"])
+def test_activations_equal_the_keras_outputs_layer_by_layer(network):
+    """Each row's activations are the values its Keras layer outputs; Keras's Flatten outputs
+    exactly its input's values in order (a view), so that row adds none."""
+    import keras
+    import numpy as np
+
+    rows = am.layer_rows(network)
+    model, per_row = keras_twin(network)
+    computed = rows[0].activations  # the input occupies memory too, as in the VGG table
+    for row, (ks, tensor) in zip(rows[1:], per_row):
+        size = math.prod(tensor.shape[1:])
+        if isinstance(ks[-1], keras.layers.Flatten):
+            assert size == math.prod(row.input_shape) and row.activations == 0, row.name
+            x = np.arange(math.prod(row.input_shape), dtype="float32").reshape((1, *row.input_shape))
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(ks[-1](x)), x.reshape(1, -1))
+        else:
+            assert row.activations == size, row.name
+            computed += size
+    assert am.totals(network).activations == computed
+    del model, per_row
+    keras.backend.clear_session()
+
+
 # ----------------------------------------------------------------- inception
 
 def test_inception_output_sizes_after_concatenation():
@@ -330,7 +361,7 @@ def test_parameters_and_multiplies_are_never_negative(layer, shape, biases):
         return
     assert p >= 0 and m >= 0
     assert am.parameters(layer, shape, False) <= p
-    assert am.activations(layer, shape) >= 1
+    assert am.activations(layer, shape) >= (0 if isinstance(layer, am.Flatten) else 1)
 
 
 # ------------------------------------------------- a student's own layer table

@@ -96,13 +96,13 @@ def test_a_student_opens_home_then_the_architecture_page(browser, app_url, tmp_p
     page.goto(app_url + "/architecture")
     page.get_by_role("heading", name="3 · Architecture arithmetic").first.wait_for(timeout=30_000)
     page.get_by_text("62,378,344").first.wait_for(timeout=30_000)
-    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=10_000)
+    page.locator("[data-testid='stTable']").first.wait_for(timeout=10_000)
     # Tables are drawn on a canvas; the sum under them is text a user reads.
     assert page.get_by_text("34,944 + 614,656 + 885,120", exact=False).count() >= 1
     page.screenshot(path=str(tmp_path / "architecture.png"), full_page=True)
 
     page.get_by_role("tab", name="Receptive field").click()
-    page.get_by_text("13×13").first.wait_for(timeout=10_000)
+    page.get_by_text("13×13", exact=True).first.wait_for(timeout=10_000)
     page.get_by_text("N, stacked convolutions").wait_for(timeout=10_000)
     page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").first.wait_for(
         timeout=10_000

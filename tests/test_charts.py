@@ -248,3 +248,50 @@ def test_metrics_csv_holds_every_record(live_and_cached):
 def test_charts_do_not_import_keras():
     code = "import sys, dlcore.charts.curves; assert not {'keras', 'tensorflow'} & set(sys.modules), sys.modules.keys()"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=runs.REPO)
+
+
+def test_a_loss_that_spans_orders_of_magnitude_is_drawn_on_a_log_axis_that_says_so(roots):
+    # The issue's ResNet class runs: a test loss of 1e10-1e12 next to a training loss of 2-3.
+    path = runfolders.live_run(roots[0], "resnet", "M1", done=3, epochs=3, scale=1.0)
+    lines = (path / "metrics.jsonl").read_text().splitlines()
+    import json
+    recs = [json.loads(x) for x in lines]
+    for rec in recs:
+        if rec["event"] == "epoch":
+            rec["val_loss"] = 1.9e10 * 10 ** rec["epoch"]
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    frame = tables.epochs_frame([runs.read_run(path, "live")])
+    for chart in (curves.train_val_curves(frame, "loss"), curves.metric_vs_epoch(frame, "val_loss")):
+        y = spec_of(chart)["encoding"]["y"]
+        assert y["scale"]["type"] == "log" and "log scale" in y["title"] and "orders of magnitude" in y["title"]
+    # Accuracy never switches, and a loss within one order of magnitude stays linear.
+    assert spec_of(curves.train_val_curves(frame, "accuracy"))["encoding"]["y"].get("scale", {}).get("type") != "log"
+    assert spec_of(curves.metric_vs_epoch(frame, "loss"))["encoding"]["y"]["scale"]["type"] == "linear"
+    assert curves.spans_orders_of_magnitude([2.3, 1e12]) and not curves.spans_orders_of_magnitude([2.3, 0.5, None])
+
+
+# --- Fit for a projector (issue 14) ----------------------------------------------------------
+
+def test_the_plot_keeps_its_height_and_the_legend_comes_on_top(live_and_cached):
+    frame = tables.epochs_frame(list(live_and_cached))
+    for chart in (curves.metric_vs_epoch(frame, "loss"), curves.train_val_curves(frame, "loss"),
+                  curves.error_vs_epoch_with_target(frame)):
+        d = chart.to_dict()
+        assert d["autosize"] == {"type": "fit-x", "contains": "padding"} and d["height"] >= 250
+
+
+def test_a_log_loss_axis_ends_at_the_data_not_at_the_next_power_of_ten(live_and_cached):
+    frame = tables.epochs_frame(list(live_and_cached))
+    log = spec_of(curves.metric_vs_epoch(frame, "loss", log_y=True))["encoding"]["y"]["scale"]
+    linear = spec_of(curves.metric_vs_epoch(frame, "loss", log_y=False))["encoding"]["y"]["scale"]
+    assert log["type"] == "log" and log["nice"] is False
+    assert linear["nice"] is True
+
+
+@pytest.mark.parametrize("read_max, expected", [(1.0, 4.0), (5.0, 5.25), (100.0, 20.0)])
+def test_the_range_test_axis_stops_just_above_the_bold_curve(read_max, expected):
+    import pandas as pd
+
+    raw = pd.Series([1.0, 2.0, 3.0, float("inf")])          # median of the finite ones: 2
+    assert curves.range_test_loss_top(raw, pd.Series([0.5, read_max])) == pytest.approx(expected)
+    assert curves.range_test_loss_top(pd.Series([float("nan")]), pd.Series([1.0])) is None

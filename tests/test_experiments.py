@@ -44,8 +44,9 @@ def test_mlp_full_preset_is_the_homework():
         for r in runs:
             assert r.dataset == "cifar10" and r.subset is None and r.epochs == 200
             assert r.preprocessing == "scale"  # the notebook fed raw 0-255 pixels
-            assert r.model == ({"name": "mlp", "regularizer": "l2", "l2": 5e-4} if regularizer == "l2"
-                               else {"name": "mlp", "regularizer": "dropout"})
+            homework = ({"name": "mlp", "regularizer": "l2", "l2": 5e-4} if regularizer == "l2"
+                        else {"name": "mlp", "regularizer": "dropout"})
+            assert homework.items() <= r.model.items()  # (plus settings the homework leaves open)
             assert r.notes == ""
 
 
@@ -85,3 +86,89 @@ def test_missing_data_sets_are_named_once_each(monkeypatch):
     (message,) = data.missing_for(specs)
     assert "cifar10 data set is not in the local Keras cache" in message
     assert data.missing_for(experiments.mlp_runs("smoke", "l2")) == []
+
+
+# --- The class presets (issue 19): each run a few minutes on 2 CPU cores, and it must still teach ----
+
+def test_class_resnet_is_resnet44_for_450_steps_with_warm_up_and_fast_batch_norm():
+    (spec,) = experiments.resnet_runs("class")
+    assert spec.model == {"name": "resnet_v1", "depth": 44, "shortcut": "A", "bn_momentum": 0.9}
+    steps = spec.epochs * (10 * spec.subset // spec.batch_size)
+    assert steps == 450 and spec.batch_size == 64 and (10 * spec.subset) % 64 == 0  # no short last batch
+    assert spec.schedule["warmup"] == 50 and spec.schedule["boundaries"] == [225, 337]
+    for words in ("450 steps", "warmed up", "momentum 0.9", "Keras: 0.99", f"{10 * spec.test_subset:,}"):
+        assert words in spec.notes
+
+
+def test_class_batch_augmentation_costs_about_what_m1_costs():
+    # A step with M copies costs M plain steps: the class epochs keep every run near M = 1's images.
+    (m1,) = experiments.resnet_runs("class")
+    m1_images = m1.epochs * 10 * m1.subset
+    for spec in experiments.catalogue("batch_augmentation", "class"):
+        M = spec.augment["M"]
+        assert spec.augment["name"] == "batch_augment" and M in experiments.RESNET_CLASS_MS
+        assert 0.5 <= M * spec.epochs * 10 * spec.subset / m1_images <= 1.0
+        assert f"× {M} copies" in spec.notes and spec.schedule["warmup"] <= spec.epochs * 50 // 4
+
+
+def test_full_resnet_has_no_warm_up_and_keras_batch_norm():
+    (spec,) = experiments.resnet_runs("full")
+    assert "warmup" not in spec.schedule and "bn_momentum" not in spec.model
+
+
+def test_every_shortened_minigooglenet_run_states_its_batch_norm_momentum():
+    for name in ("range_test", "clr", "batch_growth"):
+        for spec in experiments.catalogue(name, "class"):
+            assert spec.model["bn_momentum"] == 0.9 and "momentum 0.9" in spec.notes
+
+
+def test_class_mlp_set_is_the_ten_runs_with_their_size_in_the_notes():
+    specs = experiments.catalogue("mlp_l2", "class") + experiments.catalogue("mlp_dropout", "class")
+    assert len(specs) == 10
+    for spec in specs:
+        assert f"{spec.epochs} epochs on {spec.subset} images per class" in spec.notes
+        assert f"tested on {spec.test_subset} per class" in spec.notes
+
+
+def write_timings(path, specs, seconds=60.0, ips=100.0):
+    import json
+    path.write_text(json.dumps({"measured": "2026-12-01T10:00:00+00:00", "machine": "Test CPU, 2 CPU cores",
+                                "runs": {f"{s.experiment}/{s.name}": {"seconds": seconds, "images_per_s": ips + i,
+                                                                     "spec": s.to_dict()}
+                                         for i, s in enumerate(specs)}}))
+    return path
+
+
+def test_time_estimates_come_from_the_benchmarks_measurements_of_that_very_spec(tmp_path):
+    specs = experiments.catalogue("resnet", "class") + experiments.catalogue("batch_augmentation", "class")
+    path = write_timings(tmp_path / "t.json", specs, seconds=100.0)
+    assert experiments.measured_class_seconds(specs[0], path) == 100.0
+    text = experiments.time_estimate(specs, path)
+    assert f"{len(specs) * 100 / 60:.1f} minutes" in text and "Test CPU" in text and "2026-12-01" in text
+    # Other settings than the measured ones: no number, and the page says why.
+    other = specs[0].replace(epochs=3)
+    assert experiments.measured_class_seconds(other, path) is None
+    assert "No measured time" in experiments.time_estimate([other], path)
+    assert "1 more not measured" in experiments.time_estimate([specs[0], other], path)
+    # Notes are words on the page, not settings: they do not void a measurement.
+    assert experiments.measured_class_seconds(specs[0].replace(notes="x"), path) == 100.0
+
+
+def test_no_measurements_file_gives_no_estimate(tmp_path):
+    specs = experiments.catalogue("clr", "class")
+    assert experiments.measured_class_seconds(specs[0], tmp_path / "missing.json") is None
+    assert experiments.speed_estimate("clr", 1e6, tmp_path / "missing.json") == ""
+    (tmp_path / "bad.json").write_text("{not json")
+    assert experiments.class_timings(tmp_path / "bad.json") == {}
+
+
+def test_full_preset_time_is_images_over_the_measured_speed(tmp_path):
+    specs = experiments.catalogue("mlp_l2", "class")
+    path = write_timings(tmp_path / "t.json", specs, ips=1000.0)
+    assert experiments.measured_images_per_s("mlp_l2", path) == 1002.0   # the median of 1000…1004
+    assert "about 2.8 hours" in experiments.speed_estimate("mlp_l2", 10_000_000, path)
+
+
+def test_only_class_runs_get_a_time_estimate(tmp_path):
+    specs = experiments.catalogue("clr", "smoke")
+    assert experiments.time_estimate(specs, write_timings(tmp_path / "t.json", specs)) == ""

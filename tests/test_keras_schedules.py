@@ -122,3 +122,29 @@ def test_keras_schedule_equals_the_numpy_rate_on_the_jax_backend(tmp_path):
     for policy, _, numpy_rate in CASES:
         np.testing.assert_allclose(report[policy], numpy_rate(STEPS), **TOL, err_msg=policy)
     np.testing.assert_allclose(report["loaded"], CASES[2][2](STEPS), **TOL)
+
+
+def test_step_decay_with_warm_up_ramps_then_steps_like_the_numpy_rate_and_survives_a_checkpoint():
+    # The class presets' ResNet schedule: lr 0.1 reached linearly over 50 steps, ÷10 at 225 and 337.
+    keras_rate = keras_schedules.StepDecay(0.1, [225, 337], 10.0, warmup=50)
+    steps = np.arange(0, 450)
+    got = np.array([float(keras_rate(int(t))) for t in steps])
+    want = schedules.step_decay(steps, 0.1, [225, 337], 10.0, warmup=50)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert want[0] == pytest.approx(0.002) and want[49] == pytest.approx(0.1) and want[300] == pytest.approx(0.01)
+    again = keras_schedules.StepDecay.from_config(json.loads(json.dumps(keras_rate.get_config())))
+    assert again.warmup == 50 and float(again(10)) == pytest.approx(float(keras_rate(10)))
+    with pytest.raises(ValueError, match="warmup"):
+        schedules.step_decay(0, warmup=-1)
+
+
+def test_the_class_resnet_trains_with_the_warm_up_schedule_and_fast_batch_norm():
+    from dlcore.engine import experiments, model_setup
+    from dlcore.keras_parts import models
+
+    (spec,) = experiments.resnet_runs("class")
+    rate = model_setup.learning_rate(spec, steps_per_epoch=50)
+    assert isinstance(rate, keras_schedules.StepDecay) and rate.warmup == 50 and rate.boundaries == [225, 337]
+    model = models.resnet_v1(depth=8, bn_momentum=spec.model["bn_momentum"])
+    momenta = {layer.momentum for layer in model.layers if layer.__class__.__name__ == "BatchNormalization"}
+    assert momenta == {0.9}

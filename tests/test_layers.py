@@ -13,7 +13,7 @@ def test_the_tree_shows_the_layers():
     for layer in LAYERS:
         assert (ROOT / "dlcore" / layer / "__init__.py").is_file(), layer
     loose = sorted(p.name for p in (ROOT / "dlcore").glob("*.py"))
-    assert loose == ["__init__.py", "run.py", "train.py"], "only the package and the two commands sit at the top"
+    assert loose == ["__init__.py", "data.py", "run.py", "train.py"], "only the package and the commands sit at the top"
 
 
 def test_lint_imports_keeps_every_contract():

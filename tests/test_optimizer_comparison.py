@@ -124,7 +124,8 @@ def test_nan_loss_is_diverged(tmp_path):
 
 def test_chance_level_run_learned_nothing_but_did_not_diverge(tmp_path):
     # The seed notebook's raw-pixel dropout runs: loss ln 10, accuracy 10 %.
-    write_mlp_run(tmp_path, "dropout", "adam", [2.303, 2.3026], accs=[0.1, 0.1])
+    # It never blew up: its first batches were at ln 10 too.
+    write_mlp_run(tmp_path, "dropout", "adam", [2.303, 2.3026], accs=[0.1, 0.1], early_peak=2.31)
     (found,) = oc.results(read(tmp_path))
     assert found.verdict.kind == "chance" and not found.diverged
     assert "learned nothing" in found.verdict.reason
@@ -305,3 +306,15 @@ def test_a_near_tie_is_called_a_tie_not_a_win(tmp_path):
     write_mlp_run(tmp_path / "win", "l2", "adadelta", [2.0, 1.200])
     text = oc.discussion(oc.results(read(tmp_path / "win")))[0]
     assert "The margin to the second (AdaDelta) is 0.100." in text and "tie" not in text
+
+
+def test_a_range_of_one_value_is_written_as_one_value():
+    assert oc.value_range([2.31, 2.29], ".1f") == "2.3"
+    assert oc.value_range([2.1, 2.6], ".1f") == "2.1–2.6"
+
+
+def test_a_run_that_blew_up_in_its_first_batches_and_then_sat_at_chance_diverged(tmp_path):
+    # mlp_dropout/adadelta in the class preset: a batch loss of 5.77, an epoch mean of 3.2, then ln 10.
+    write_mlp_run(tmp_path, "dropout", "adadelta", [3.2, 2.31, 2.31], accs=[0.1, 0.1, 0.1], early_peak=5.77)
+    (found,) = oc.results(read(tmp_path))
+    assert found.diverged and "5.77 in a logged batch of epoch 1" in found.verdict.reason

@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "pages" / "cyclical_lr.py")
+PAGE = str(ROOT / "app_pages" / "cyclical_lr.py")
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def lr_curves(at):
 
 
 def table_with(at, column):
-    return next(df.value for df in at.dataframe if column in df.value.columns)
+    return next(df.value for df in [*at.dataframe, *at.table] if column in df.value.columns)
 
 
 def test_playground_overlays_triangular_triangular2_and_exp_range(at):
@@ -229,7 +229,7 @@ def test_overriding_the_bounds_changes_what_the_clr_and_growth_runs_would_launch
     (clr,) = markdown_with(at, "Would launch** `clr/exp_range")
     assert "base_lr (lr_min) = 0.002" in clr and "max_lr (lr_max) = 0.05," in clr
     assert any("lr_max = 0.05** (your override)" in m for m in markdown_with(at, "Kindermans"))
-    growth_specs = next(df.value for df in at.dataframe if "batch_growth/fixed_lr" in str(df.value.get("run", "")))
+    growth_specs = next(df.value for df in [*at.dataframe, *at.table] if "batch_growth/fixed_lr" in str(df.value.get("run", "")))
     assert growth_specs["optimizer"].tolist() == ["sgd lr=0.05"]
     # your bounds are now marked on the range-test chart beside the suggestion
     marks = next(d for d in chart_frames(range_test_chart(at)) if "at" in d.columns)
@@ -267,19 +267,20 @@ def test_starting_the_clr_run_queues_the_spec_with_the_chosen_bounds(at, run_dir
 
 
 def growth_plan(at):
-    return [df.value for df in at.dataframe if "accumulation steps" in df.value.columns][-1]
+    return [df.value for df in [*at.dataframe, *at.table] if "accumulation steps" in df.value.columns][-1]
 
 
 def test_batch_growth_k_and_memory_limit_change_the_plan(at):
     plan = growth_plan(at)
-    assert plan["batch size"].tolist() == [32, 64, 128, 256]           # the class preset stops at 256
-    assert plan["first iteration"].tolist() == [0, 4, 8, 12]
-    assert plan["accumulation steps"].tolist() == [1, 1, 2, 4]         # memory limit 64
+    assert plan["batch size"].tolist() == [32, 64, 128]                # the class preset stops at 128
+    k = experiments.BATCH_GROWTH_SIZES["class"][2]
+    assert plan["first iteration"].tolist() == [0, k, 2 * k]
+    assert plan["accumulation steps"].tolist() == [1, 1, 2]            # memory limit 64
     at.number_input(key="growth_k_class").set_value(10).run()
-    at.select_slider(key="growth_micro_class").set_value(128).run()
+    at.select_slider(key="growth_micro_class").set_value(32).run()
     plan = growth_plan(at)
-    assert plan["first iteration"].tolist() == [0, 10, 20, 30]
-    assert plan["accumulation steps"].tolist() == [1, 1, 1, 2]
+    assert plan["first iteration"].tolist() == [0, 10, 20]
+    assert plan["accumulation steps"].tolist() == [1, 2, 4]
     assert any("k = 10 updates" in m for m in markdown_with(at, "Would launch** `batch_growth"))
     at.radio(key="growth_preset").set_value("full").run()
     plan = growth_plan(at)
@@ -295,12 +296,12 @@ def test_cached_runs_are_drawn_and_compared_in_numbers(run_dirs):
               epoch_records(0.74, 0.75, 0.45, [32, 64, 128, 256], 4))
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
-    table = next(df.value for df in at.dataframe if "test accuracy" in df.value.columns)
+    table = next(df.value for df in [*at.dataframe, *at.table] if "test accuracy" in df.value.columns)
     assert table["test accuracy"].tolist() == pytest.approx([0.74 - 0.1 / 4, 0.80 - 0.1 / 5])
     (sentence,) = markdown_with(at, "Growing the batch at a fixed rate ended with")
     assert "71.5%" in sentence and "78.0%" in sentence and "6.5 percentage points lower" in sentence
     assert "16 optimizer updates against the CLR run's 40" in sentence
-    provenance = [df.value for df in at.dataframe if "backend" in df.value.columns]
+    provenance = [df.value for df in [*at.dataframe, *at.table] if "backend" in df.value.columns]
     assert provenance and all((p["preset"] == "class (shortened)").all() for p in provenance)
     specs = [c.proto.spec for c in charts(at)]
     assert any("batch size (log" in s for s in specs)                    # loss vs batch size

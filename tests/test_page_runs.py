@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 import runfolders  # tests/runfolders.py: realistic run folders, JSON only
 from dlcore.engine import data, experiments, jobs
 
-PAGE = str(pathlib.Path(__file__).resolve().parents[1] / "pages" / "runs.py")
+PAGE = str(pathlib.Path(__file__).resolve().parents[1] / "app_pages" / "runs.py")
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +55,7 @@ def open_page() -> AppTest:
 
 
 def runs_table(at):
-    (table,) = [d.value for d in at.dataframe if "progress" in d.value.columns]
+    (table,) = [d.value for d in [*at.dataframe, *at.table] if "progress" in d.value.columns]
     return table
 
 
@@ -92,7 +92,8 @@ def test_selecting_the_cached_run_shows_its_curves_and_provenance(three_runs):
     at.selectbox(key="runs_open").select(str(three_runs["cached"])).run()
     assert not at.exception
     assert "cached run mlp_l2/adam" in texts(at.caption)
-    (provenance,) = [t.value for t in at.table]
+    (provenance,) = [t.value for t in at.table  # not the specs, the runs or the full runs' progress
+                     if not {"optimizer", "progress", "fraction done"} & set(t.value.columns)]
     fields = dict(provenance.values)
     assert fields["device"].startswith("1 × NVIDIA H100") and fields["code revision"] == "abc1234"
     assert "keras 3.10.0" in fields["versions"] and fields["seed"] == "0"
@@ -164,7 +165,7 @@ def test_compare_overlays_the_chosen_runs_and_draws_validation_error(three_runs)
 def test_empty_state_says_how_to_start_a_run(roots):
     at = open_page()
     assert "No runs yet" in texts(at.info) and "Start a run" in texts(at.info)
-    assert not [d for d in at.dataframe if "progress" in d.value.columns]
+    assert not [d for d in [*at.dataframe, *at.table] if "progress" in d.value.columns]
 
 
 def test_start_shows_the_specs_and_queues_them(roots, no_training):
@@ -172,7 +173,7 @@ def test_start_shows_the_specs_and_queues_them(roots, no_training):
     at = open_page()
     at.selectbox(key="runs_start_experiment").select("mlp_l2")
     at.radio(key="runs_start_preset").set_value("smoke").run()
-    specs = [d.value for d in at.dataframe if "optimizer" in d.value.columns][0]
+    specs = [d.value for d in [*at.dataframe, *at.table] if "optimizer" in d.value.columns][0]
     assert len(specs) == len(experiments.METHODS) and set(specs["epochs"]) == {2}
     at.button(key="runs_start").click().run()
     assert not at.exception
@@ -206,3 +207,16 @@ def test_a_start_error_is_a_message_not_a_traceback(roots, monkeypatch):
     at.button(key="runs_start").click().run()
     assert not at.exception
     assert "learning rate must be a positive number" in texts(at.error)
+
+
+def test_the_page_opens_on_the_newest_finished_full_run(roots):
+    """With nothing training, the menu opens on a result worth showing, not on the first row."""
+    live, cached = roots
+    runfolders.live_run(live, "mlp_l2", "adam", "finished", stamp="20250304-100000-aaaaaa")  # class preset
+    older = runfolders.cached_run(cached, "mlp_l2", "adagrad")
+    newer = runfolders.cached_run(cached, "mlp_l2", "rmsprop")
+    for path, ended in ((older, "2025-02-01T09:00:00+00:00"), (newer, "2025-02-02T09:00:00+00:00")):
+        status = json.loads((path / "status.json").read_text())
+        (path / "status.json").write_text(json.dumps({**status, "ended": ended}))
+    at = open_page()
+    assert at.selectbox(key="runs_open").value == str(newer)

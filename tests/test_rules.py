@@ -258,3 +258,40 @@ def test_rules_and_surfaces_do_not_import_keras():
     code = "import sys, dlcore.core.rules, dlcore.core.surfaces; print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'streamlit') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- domains: nonsense is refused in words --------------------------------------------------
+@pytest.mark.parametrize("lr", [0.0, -0.1, float("nan"), -float("inf")])
+def test_trajectory_refuses_a_learning_rate_that_is_not_positive(lr):
+    with pytest.raises(ValueError, match=r"α \(learning_rate\) must be in \(0, inf\)"):
+        rules.trajectory("adam", "quadratic", (1.0, 1.0), 10, {**rules.RACE_DEFAULTS["adam"], "learning_rate": lr})
+
+
+@pytest.mark.parametrize("steps", [-1, -100, 2.5, True])
+def test_trajectory_refuses_a_step_count_that_is_not_a_whole_number(steps):
+    with pytest.raises(ValueError, match="steps counts updates and must be a whole number ≥ 0"):
+        rules.trajectory("adam", "quadratic", (1.0, 1.0), steps, rules.RACE_DEFAULTS["adam"])
+
+
+def test_zero_steps_is_just_the_start():
+    tr = rules.trajectory("adam", "quadratic", (1.0, 1.0), 0, rules.RACE_DEFAULTS["adam"])
+    assert tr.steps == 0 and np.allclose(tr.w[0], [1.0, 1.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(rules.METHODS), st.data())
+def test_every_hyper_parameter_outside_its_domain_is_refused(method, data):
+    name = data.draw(st.sampled_from([h for h in rules.RACE_DEFAULTS[method] if h in rules.DOMAINS]))
+    low, high, low_in, high_in = rules.DOMAINS[name]
+    below = st.floats(max_value=low, exclude_max=low_in, allow_nan=False)
+    above = st.floats(min_value=high, exclude_min=high_in, allow_nan=False) if high < float("inf") else st.nothing()
+    bad = data.draw(below | above | st.just(float("nan")))
+    with pytest.raises(ValueError, match=f"\\({name}\\) must be in"):
+        rules.trajectory(method, "quadratic", (1.0, 1.0), 5, {**rules.RACE_DEFAULTS[method], name: bad})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(rules.METHODS), st.floats(1e-6, 10.0), st.integers(0, 50))
+def test_every_value_inside_the_domains_runs(method, lr, steps):
+    tr = rules.trajectory(method, "quadratic", (1.0, 1.0), steps, {**rules.RACE_DEFAULTS[method], "learning_rate": lr})
+    assert tr.steps <= steps and np.all(np.isfinite(tr.w))

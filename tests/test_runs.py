@@ -47,7 +47,9 @@ def test_corrupted_status_does_not_hide_the_run(tmp_path):
     (tmp_path / "spec.json").write_text(json.dumps({"experiment": "x", "name": "y"}))
     (tmp_path / "status.json").write_text("{not json")
     run = runs.read_run(tmp_path, "live")
-    assert run.state == "unknown" and any("status.json" in w for w in run.warnings)
+    assert run.state == "damaged" and run.title == "x/y"
+    assert run.problems == ["status.json is not valid JSON (Expecting property name enclosed in double quotes: "
+                            "line 1 column 2 (char 1))"]
 
 
 def test_records_superseded_by_a_resume_are_dropped(tmp_path):
@@ -95,4 +97,124 @@ def test_live_runs_are_listed_newest_first(tmp_path, monkeypatch):
     for name in ("resnet__M1__20260101-000000-aaaaaa", "mlp_l2__adam__20260202-000000-bbbbbb"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "spec.json").write_text(json.dumps({"experiment": name.split("__")[0], "name": "x"}))
+        (tmp_path / name / "status.json").write_text(json.dumps({"state": "finished"}))
     assert [r.spec["experiment"] for r in runs.list_runs(include_cached=False)] == ["mlp_l2", "resnet"]
+
+
+# --- Validation on read: a damaged folder is a damaged run, never an exception ----------------
+
+import pathlib  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import runfolders  # noqa: E402
+from dlcore.engine import run_schema  # noqa: E402
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8)
+FILES = ("spec.json", "status.json", "provenance.json")
+
+
+def mutated(obj: dict, draw) -> dict:
+    """`obj` with some fields replaced by any JSON value, and some dropped."""
+    out = dict(obj)
+    for key in draw(st.lists(st.sampled_from(sorted(obj)), max_size=3, unique=True)):
+        if draw(st.booleans()):
+            out[key] = draw(JSON)
+        else:
+            del out[key]
+    return out
+
+
+@st.composite
+def damaged_folders(draw):
+    """What a folder's files may hold: the real thing, a field or two of the wrong type, any JSON,
+    any bytes (not UTF-8 included), a line of metrics gone wrong, or no file at all."""
+    base = pathlib.Path(tempfile.mkdtemp()) / "run"
+    runfolders.live_run(base.parent, state=draw(st.sampled_from(["finished", "running", "queued"])), done=2)
+    path = next(base.parent.iterdir())
+    for name in FILES:
+        kind = draw(st.sampled_from(["keep", "keep", "mutate", "json", "bytes", "absent"]))
+        if kind == "mutate":
+            runs.write_json(path / name, mutated(json.loads((path / name).read_text()), draw))
+        elif kind == "json":
+            (path / name).write_text(json.dumps(draw(JSON)))
+        elif kind == "bytes":
+            (path / name).write_bytes(draw(st.binary(max_size=40)))
+        elif kind == "absent":
+            (path / name).unlink()
+    lines = (path / "metrics.jsonl").read_text().splitlines()
+    for _ in range(draw(st.integers(0, 3))):
+        i = draw(st.integers(0, len(lines) - 1))
+        kind = draw(st.sampled_from(["mutate", "json", "bytes"]))
+        if kind == "mutate" and lines[i].startswith("{"):
+            lines[i] = json.dumps(mutated(json.loads(lines[i]), draw))
+        elif kind == "json":
+            lines[i] = json.dumps(draw(JSON))
+        elif kind == "bytes":
+            lines[i] = draw(st.binary(max_size=20)).decode("latin-1")
+    (path / "metrics.jsonl").write_bytes("\n".join(lines).encode("latin-1", "replace"))
+    return path
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged_folders())
+def test_the_reader_never_raises_and_keeps_only_valid_types(path):
+    try:
+        check_everything_copes(path)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def check_everything_copes(path):
+    from dlcore.charts import curves
+    from dlcore.results import generalization, optimizer_comparison, tables, time_to_accuracy
+
+    run = runs.read_run(path, "live")
+    assert run.damaged == bool(run.problems) and (run.state == "damaged") == run.damaged
+    # Whatever was on disk, what the reader hands on has the schema's types.
+    def wrong_types(problems):  # (a required field that is missing stays missing)
+        return [p for p in problems if " has no " not in p]
+
+    assert wrong_types(run_schema.check_spec(run.spec)[0]) == []
+    assert wrong_types(run_schema.check_status(run.status)[0]) == []
+    assert run_schema.check_provenance(run.provenance)[0] == []
+    assert all(run_schema.check_record(r, 0) == [] for r in run.records())
+    # Everything that reads runs copes with it.
+    tables.runs_table([run])
+    tables.epochs_frame([run])
+    tables.batches_frame([run])
+    tables.provenance_table(run)
+    tables.runs_provenance([run])
+    tables.metrics_csv(run)
+    runs.summary(run)
+    curves.runs_caption([run])
+    optimizer_comparison.results([run])
+    time_to_accuracy.comparison_table([run])
+    generalization.final_test_metrics(run)
+    if run.damaged:
+        assert tables.epochs_frame([run]).empty and run.run_id not in set(tables.batches_frame([run])["run"])
+
+
+def test_a_folder_without_spec_is_listed_damaged_and_can_be_deleted(runs_dir):
+    path = runfolders.live_run(runs_dir)
+    (path / "spec.json").unlink()
+    (listed,) = runs.list_runs(include_cached=False, include_damaged=True)
+    assert listed.path == path and listed.problems == ["no spec.json"] and listed.title == path.name
+    from dlcore.engine import jobs
+    jobs.delete(listed.run_id)
+    assert not path.exists()
+
+
+def test_an_epoch_record_without_its_epoch_is_skipped_and_damages_the_run(tmp_path):
+    path = runfolders.live_run(tmp_path)
+    with open(path / "metrics.jsonl", "a") as f:
+        f.write('{"event": "epoch"}\n')
+    run = runs.read_run(path, "live")
+    assert run.problems == [f"metrics.jsonl line {len(runfolders.records(4)) + 1} has no 'epoch'; skipped"]
+    assert list(run.epochs()["epoch"]) == [1, 2, 3, 4]

@@ -23,6 +23,7 @@ No Keras here: the Runs page and the cached results must open instantly.
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from dlcore.engine import runs
@@ -42,7 +43,28 @@ ERROR_TITLES = {"accuracy": "training error", "val_accuracy": "validation error"
 SOURCE_DASH = alt.Scale(domain=["live", "cached"], range=[[1, 0], [6, 3]])
 CACHED_OPACITY = 0.55
 HEIGHT = 300
+# The plot gets HEIGHT, and the legend and titles come on top of it (by default Streamlit squeezes
+# all of them into HEIGHT, which left a range-test plot 120 px tall): read on a projector.
+FIT = alt.AutoSizeParams(type="fit-x", contains="padding")
 EPOCH_X = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d"))
+# A loss curve whose positive values span this factor or more (a test loss of 1e12 next to 2.3)
+# is drawn on a log axis, and its axis title says so: on a linear one every other point is flat at 0.
+LOG_SPAN = 100.0
+LOSSES = ("loss", "val_loss")
+
+
+def spans_orders_of_magnitude(values, span: float = LOG_SPAN) -> bool:
+    """Whether the finite positive `values` range over a factor of `span` or more."""
+    v = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").astype(float)
+    v = v[(v > 0) & (v != float("inf"))]
+    return len(v) > 1 and float(v.max()) >= span * float(v.min())
+
+
+def _log_title(title: str, values) -> str:
+    v = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").astype(float)
+    v = v[(v > 0) & (v != float("inf"))]
+    orders = int(round(float(np.log10(v.max() / v.min())))) if len(v) > 1 else 0
+    return f"{title} (log scale: the values span {orders} orders of magnitude)"
 
 
 
@@ -61,7 +83,12 @@ def _named(name: str) -> alt.NamedData:
 def _datasets(chart, **frames: pd.DataFrame):
     """Attach each frame as the dataset its `_named` name refers to (NaN as JSON null)."""
     records = {name: f.astype(object).where(f.notna(), None).to_dict("records") for name, f in frames.items()}
-    return chart.properties(datasets=records)
+    # Assigned rather than passed to .properties(), which validates every record against the
+    # Vega-Lite schema: most of a second for the ten cached 200-epoch MLP runs.
+    chart = chart.copy(deep=False)
+    chart.datasets = records
+    chart.autosize = FIT
+    return chart
 
 
 def _colour(frame: pd.DataFrame) -> alt.Color:
@@ -85,17 +112,23 @@ def _error_form(frame: pd.DataFrame, metric: str, error: bool) -> tuple[pd.DataF
 
 
 def metric_vs_epoch(frame: pd.DataFrame, metric: str = "loss", error: bool = False,
-                    dashed_cached: bool = True, log_y: bool = False, view: str = "epochs") -> alt.Chart:
+                    dashed_cached: bool = True, log_y: bool | None = None, view: str = "epochs") -> alt.Chart:
     """One metric vs epoch, several runs overlaid (colour = run label).
 
     `frame` is an :func:`tables.epochs_frame`. error=True draws 1 − accuracy ("validation
     error" for val_accuracy, as Problem 4 plots it). dashed_cached draws cached
-    runs dashed and lighter next to live ones.
+    runs dashed and lighter next to live ones. log_y None: a log axis for a loss whose
+    values span orders of magnitude (:func:`spans_orders_of_magnitude`), said in its title.
     """
     data, title = _error_form(frame[frame["metric"] == metric], metric, error)
+    if log_y is None:
+        log_y = metric in LOSSES and spans_orders_of_magnitude(data["value"])
+        if log_y:
+            title = _log_title(title, data["value"])
     encoding = dict(
         x=EPOCH_X,
-        y=alt.Y("value:Q", title=title, scale=alt.Scale(type="log" if log_y else "linear", zero=False)),
+        y=alt.Y("value:Q", title=title, scale=alt.Scale(type="log" if log_y else "linear", zero=False,
+                                                        nice=not log_y)),
         color=_colour(data),
         tooltip=[alt.Tooltip("label:N", title="run"), alt.Tooltip("epoch:Q", title="epoch"),
                  alt.Tooltip("value:Q", title=title, format=".4g"),
@@ -135,6 +168,10 @@ def train_val_curves(frame: pd.DataFrame, quantity: str = "loss", view: str = "t
     )
     if several:
         encoding["strokeDash"] = alt.StrokeDash("split:N", title="", scale=split)
+    if base == "loss" and spans_orders_of_magnitude(data["value"]):
+        # An exploded test loss (1e12 next to 2.3) would flatten everything else against 0.
+        encoding["y"] = alt.Y("value:Q", title=_log_title(quantity, data["value"]),
+                              scale=alt.Scale(type="log", zero=False, nice=False))
     chart = alt.Chart(_named(view)).mark_line(point=True).encode(**encoding).properties(height=HEIGHT)
     return _datasets(_zoom(chart, view), **{view: data})
 
@@ -147,9 +184,11 @@ def loss_vs_step(frame: pd.DataFrame, metric: str = "loss", view: str = "steps")
     """
     data = frame.dropna(subset=[metric])
     title = f"batch {metric}"
+    log = metric in LOSSES and spans_orders_of_magnitude(data[metric])
     chart = alt.Chart(_named(view)).mark_line().encode(
         x=alt.X("step:Q", title="step (batches)", axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y(f"{metric}:Q", title=title, scale=alt.Scale(zero=False)),
+        y=alt.Y(f"{metric}:Q", title=_log_title(title, data[metric]) if log else title,
+                scale=alt.Scale(type="log" if log else "linear", zero=False, nice=not log)),
         color=_colour(data),
         tooltip=[alt.Tooltip("label:N", title="run"), "epoch:Q", "step:Q",
                  alt.Tooltip(f"{metric}:Q", format=".4g"), alt.Tooltip("wall_clock:N", title="wall-clock")],
@@ -211,6 +250,7 @@ def metric_vs_batch_size(frame: pd.DataFrame, metric: str = "loss", rules: dict[
 
 def runs_caption(runs_list: list[runs.Run], what: str = "Curves") -> str:
     """'<what> from: experiment/name (preset preset, hardware, date, live|cached run id); …'."""
+    runs_list = [r for r in runs_list if not r.damaged]  # never drawn (dlcore.results.tables)
     if not runs_list:
         return f"{what}: no runs."
     parts = []
@@ -223,10 +263,8 @@ def runs_caption(runs_list: list[runs.Run], what: str = "Curves") -> str:
 
 
 def _height_with_legend(frame: pd.DataFrame) -> int:
-    """Streamlit sizes the whole element (plot, axes and the legend below them) to the spec's
-    height, so a plot HEIGHT tall needs room for the legend's rows too (two labels a row)."""
-    legend_rows = -(-frame["label"].nunique() // 2) + 1 if len(frame) else 0
-    return HEIGHT + 60 + 24 * legend_rows
+    """The plot's height whatever the legend lists: with FIT the legend's rows come on top of it."""
+    return HEIGHT
 
 
 def metric_vs_epoch_with_legend_room(frame: pd.DataFrame, metric: str = "loss", error: bool = False,
@@ -244,15 +282,17 @@ def error_vs_epoch_with_target(frame: pd.DataFrame, target: float = 0.92, metric
     """
     curves = metric_vs_epoch(frame, metric, error=True, view=view).copy()
     # A layer carries the datasets, its members only refer to them by name.
-    datasets, curves.datasets = curves.datasets, alt.Undefined
+    datasets, curves.datasets, curves.autosize = curves.datasets, alt.Undefined, alt.Undefined
     mark = pd.DataFrame({"value": [1.0 - target],
                          "text": [f"target: {target:.0%} accuracy ({1.0 - target:.0%} error)"]})
     rule = alt.Chart(_named(f"{view}_target")).mark_rule(color="firebrick", strokeDash=[4, 3]).encode(
         y="value:Q")
     text = alt.Chart(_named(f"{view}_target")).mark_text(align="left", dx=4, dy=-6, color="firebrick",
                                                          x=0).encode(y="value:Q", text="text:N")
-    return alt.layer(curves, rule, text).properties(
-        height=_height_with_legend(frame), datasets={**datasets, f"{view}_target": mark.to_dict("records")})
+    layered = alt.layer(curves, rule, text).properties(height=_height_with_legend(frame))
+    layered.datasets = {**datasets, f"{view}_target": mark.to_dict("records")}
+    layered.autosize = FIT
+    return layered
 
 
 # --- Problem 2 (cyclical_lr page): the range test read, and where runs came from ---------------
@@ -264,16 +304,17 @@ def range_test_chart(batches: pd.DataFrame, curve: pd.DataFrame, rules: dict[str
 
     Unlike :func:`metric_vs_lr`, the bold curve has its own rates: a smoothed sweep is read
     at the average rate of the points it averages (dlcore.core.rangetest), and a discrete test is
-    one point per candidate rate. The loss axis stops at twice the median loss, so the
+    one point per candidate rate. The loss axis stops just above the bold curve (at least at
+    twice the median loss, at most at ten times it, see :func:`range_test_loss_top`), so the
     blow-up at the top rates does not flatten the part where lr_min and lr_max are read.
     """
     raw = batches.dropna(subset=["loss", "lr"])
     raw = raw[(raw["lr"] > 0) & raw["loss"].map(lambda v: abs(v) != float("inf"))]
     read = curve.dropna(subset=["lr", "loss"])
-    top = 2.0 * float(raw["loss"].median()) if len(raw) else None
-    domain = [0.0, top] if top and top > 0 else alt.Undefined
+    top = range_test_loss_top(raw["loss"], read["loss"])
+    domain = [0.0, top] if top else alt.Undefined
     x = alt.X("lr:Q", title="learning rate (log scale)", scale=alt.Scale(type="log"), axis=alt.Axis(format=".0e"))
-    y = alt.Y("loss:Q", title="training loss (axis cut at 2× the median)", scale=alt.Scale(domain=domain))
+    y = alt.Y("loss:Q", title="training loss (axis cut above the bold curve)", scale=alt.Scale(domain=domain))
     points = alt.Chart(raw).mark_line(opacity=0.3, clip=True, point=alt.OverlayMarkDef(opacity=0.3, size=12)).encode(
         x=x, y=y, order="step:Q",
         tooltip=[alt.Tooltip("lr:Q", format=".3g"), "step:Q", alt.Tooltip("loss:Q", format=".4g")])
@@ -293,5 +334,21 @@ def range_test_chart(batches: pd.DataFrame, curve: pd.DataFrame, rules: dict[str
         layers.append(alt.Chart(marks).mark_text(align="left", dx=4, baseline="top").encode(
             x="at:Q", text="text:N", color=colour, y=alt.Y("label_y:Q", scale=None)))
     subtitle = "faint: every logged batch; bold: the curve lr_min and lr_max are read from"
-    return alt.layer(*layers).properties(
+    chart = alt.layer(*layers).properties(
         height=HEIGHT, title=alt.TitleParams("training loss", subtitle=subtitle, anchor="start", fontSize=13))
+    chart.autosize = FIT
+    return chart
+
+
+def range_test_loss_top(raw_loss: pd.Series, read_loss: pd.Series) -> float | None:
+    """Where the range test's loss axis stops: 5 % above the bold curve's highest finite point,
+    but at least 2× and at most 10× the median batch loss (None without a positive median)."""
+    raw = pd.to_numeric(raw_loss, errors="coerce").astype(float)
+    raw = raw[np.isfinite(raw)]
+    median = float(raw.median()) if len(raw) else 0.0
+    if not median > 0:
+        return None
+    read = pd.to_numeric(read_loss, errors="coerce").astype(float)
+    read = read[np.isfinite(read)]
+    highest = 1.05 * float(read.max()) if len(read) else 0.0
+    return float(min(max(2.0 * median, highest), 10.0 * median))

@@ -271,9 +271,12 @@ class Dense:
 
 @dataclass(frozen=True, repr=False)
 class Flatten:
-    """Reshapes H×W×C into one vector; nothing is computed."""
+    """Reshapes H×W×C into one vector; nothing is computed, and nothing new is stored:
+    the vector is the layer above's output read in order (a view), so it adds no
+    activations to the memory count."""
 
     name: str = "flatten"
+    reshapes = True  # a class attribute, not a field: every Flatten is a view
 
     def __repr__(self) -> str:
         return "Flatten"
@@ -372,8 +375,18 @@ def parameters(layer, shape: Shape, biases: bool = True) -> int:
 
 
 def activations(layer, shape: Shape) -> int:
-    """Values the layer writes to memory for one image: the size of its output."""
-    return math.prod(layer.output_shape(tuple(shape)))
+    """Values the layer writes to memory for one image: the size of its output, or 0 for
+    a reshape (Flatten), whose output is its input's memory read as a vector."""
+    out = layer.output_shape(tuple(shape))
+    return 0 if getattr(layer, "reshapes", False) else math.prod(out)
+
+
+def activations_calc(layer, shape: Shape) -> str:
+    """How :func:`activations` is counted, written out: '56×56×256 = 802,816'."""
+    out = layer.output_shape(tuple(shape))
+    if getattr(layer, "reshapes", False):
+        return f"a reshape of {shape_text(shape)}: no new values = 0"
+    return f"{shape_text(out)} = {fmt(math.prod(out))}" if len(out) > 1 else fmt(math.prod(out))
 
 
 def macs(layer, shape: Shape) -> int:
@@ -429,7 +442,6 @@ class LayerRow:
 
 def _row(name: str, layer, shape: Shape, fan_in_text: str | None, branch: str = "") -> LayerRow:
     out = layer.output_shape(shape)
-    size = math.prod(out)
     return LayerRow(
         name=name,
         layer=layer,
@@ -440,8 +452,8 @@ def _row(name: str, layer, shape: Shape, fan_in_text: str | None, branch: str = 
         params_calc=layer.params_calc(shape, True, fan_in_text),
         params_no_bias=layer.parameters(shape, False),
         params_no_bias_calc=layer.params_calc(shape, False, fan_in_text),
-        activations=size,
-        activations_calc=f"{shape_text(out)} = {fmt(size)}" if len(out) > 1 else fmt(size),
+        activations=activations(layer, shape),
+        activations_calc=activations_calc(layer, shape),
         macs=layer.macs(shape),
         macs_calc=layer.macs_calc(shape),
         branch=branch,

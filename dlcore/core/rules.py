@@ -137,8 +137,11 @@ SYMBOLS: dict[str, str] = {
 # runs). Where Keras's own default differs from the method's source, the
 # source wins and KERAS_NOTES says so.
 DEFAULTS: dict[str, dict[str, float | bool]] = {
-    # Duchi et al. start the accumulator at 0; 0.01 is the common base rate
-    # (Keras 2, PyTorch): Keras 3's 0.001 with ever-shrinking steps barely moves.
+    # Duchi et al. give no α and start the accumulator at 0; 0.01 is the common base rate
+    # (Keras 2's and PyTorch's default). The MLP runs use Keras 3's 0.001, as the notebook did
+    # (experiments.MLP_DEFAULTS; the MLP tab lists it as a difference): with S₀ = 0 the first
+    # step is about α per weight, and at 0.001 the 200-epoch MLP does train (cached full L2 run:
+    # training loss 1.34, best test accuracy 56 %, the best of the five), so 0.001 stays.
     "adagrad": {"learning_rate": 0.01, "epsilon": 1e-7, "initial_accumulator_value": 0.0},
     # Hinton's lecture suggests β = 0.9; α = 0.001 is Keras's and PyTorch's 0.01/10.
     "rmsprop": {"learning_rate": 0.001, "rho": 0.9, "epsilon": 1e-7},
@@ -339,6 +342,38 @@ def check_hparams(method: str, hparams: Mapping) -> None:
         raise ValueError(f"{method} has no hyper-parameter {sorted(unknown)}; it takes {HPARAMS[method]}")
 
 
+# Where each hyper-parameter makes sense: (lowest, highest, lowest included, highest included).
+# A decay rate of 1 would never forget (and Adam's bias correction divides by 1 − β^t = 0).
+DOMAINS: dict[str, tuple[float, float, bool, bool]] = {
+    "learning_rate": (0.0, math.inf, False, False),
+    "epsilon": (0.0, math.inf, True, False),
+    "initial_accumulator_value": (0.0, math.inf, True, False),
+    "rho": (0.0, 1.0, True, False),
+    "momentum": (0.0, 1.0, True, False),
+    "beta_1": (0.0, 1.0, True, False),
+    "beta_2": (0.0, 1.0, True, False),
+}
+
+
+def check_domain(method: str, hparams: Mapping) -> None:
+    """Refuse, in words, a hyper-parameter value outside where its rule makes sense
+    (α ≤ 0 would walk uphill or stand still; β = 1 never forgets)."""
+    check_hparams(method, hparams)
+    for name, value in hparams.items():
+        if name not in DOMAINS:
+            continue
+        low, high, low_in, high_in = DOMAINS[name]
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{method}: {name} must be a number, not {value!r}") from None
+        ok = (v > low or (low_in and v == low)) and (v < high or (high_in and v == high))
+        if not ok or math.isnan(v):
+            where = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+            raise ValueError(f"{method}: {SYMBOLS_TEXT.get(name, name)} ({name}) must be in {where}, "
+                             f"not {value!r}")
+
+
 def step(method: str, w: np.ndarray, g: np.ndarray, state: State, hparams: Mapping):
     """Apply one step of ``method``: returns (w_t, state_t)."""
     check_hparams(method, hparams)
@@ -406,10 +441,16 @@ def trajectory(rule: str, surface: Surface | str, start, steps: int, hparams: Ma
 
     Stops at the first step whose point is not finite or leaves the plotting
     box: the chart cannot draw it, and every later number would be noise.
+    Raises ValueError, in words, for a negative number of steps, a start that is
+    not two finite numbers, or a hyper-parameter outside its domain (:func:`check_domain`).
     """
     surface = SURFACES[surface] if isinstance(surface, str) else surface
     hparams = dict(hparams)
-    check_hparams(rule, hparams)
+    check_domain(rule, hparams)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps counts updates and must be a whole number ≥ 0, not {steps!r}")
+    if np.shape(start) != (2,) or not np.all(np.isfinite(np.asarray(start, dtype=float))):
+        raise ValueError(f"start must be a point (w₁, w₂) of two finite numbers, not {start!r}")
     rule_step = RULES[rule]
     w = np.asarray(start, dtype=float)
     state = initial_state(rule, w, hparams)
@@ -627,13 +668,17 @@ HPARAM_TEXT: dict[str, dict[str, str]] = {
 }
 
 def hparam_rows(method: str, values: Mapping) -> list[dict]:
-    """One row per hyper-parameter: symbol, Keras name, value now, training default, meaning."""
+    """One row per hyper-parameter: symbol, Keras name, value now, textbook default, meaning.
+
+    The textbook default (DEFAULTS) is not always what the MLP runs train with: those use
+    Keras's defaults where they differ (Adagrad's α = 0.001), listed on the MLP tab.
+    """
     return [
         {
             "symbol": SYMBOLS_TEXT[k],
             "Keras name": k,
             "value now": f"{values[k]:g}" if k in values else "",
-            "training default": f"{DEFAULTS[method][k]:g}",
+            "textbook default": f"{DEFAULTS[method][k]:g}",
             "meaning": HPARAM_TEXT[method][k],
         }
         for k in HPARAMS[method]

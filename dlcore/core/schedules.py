@@ -154,8 +154,11 @@ def _range_test_sweep(xp, t, lr_start, lr_end, n_iterations):
     return lr_start * xp.exp(fraction * math.log(lr_end / lr_start))
 
 
-def _step_decay(xp, t, initial_lr, boundaries, factor):
+def _step_decay(xp, t, initial_lr, boundaries, factor, warmup=0):
     lr = initial_lr + 0.0 * t
+    if warmup:
+        # Linear warm-up: (t + 1)/warmup of the rate for the first `warmup` updates.
+        lr = lr * xp.minimum(1.0, (t + 1.0) / float(warmup))
     for mark in boundaries:
         lr = xp.where(t >= mark, lr / factor, lr)
     return lr
@@ -241,17 +244,20 @@ def _check_sweep(lr_start, lr_end, n):
         raise ValueError(f"a sweep needs at least 2 points (got {n}).")
 
 
-def step_decay(iteration, initial_lr=0.1, boundaries=(32_000, 48_000), factor=10.0):
+def step_decay(iteration, initial_lr=0.1, boundaries=(32_000, 48_000), factor=10.0, warmup=0):
     """The ResNet recipe: initial_lr, divided by `factor` once `iteration` reaches each mark.
 
     With the defaults (He et al. 2016, Sec. 4.2): 0.1 until iteration 31 999,
-    0.01 from 32 000, 0.001 from 48 000.
+    0.01 from 32 000, 0.001 from 48 000. `warmup` > 0 ramps the rate linearly
+    over the first `warmup` updates ((t + 1)/warmup of it), as short runs need.
     """
-    if initial_lr <= 0 or factor <= 0:
-        raise ValueError("initial_lr and factor must be positive.")
+    if not (np.isfinite(initial_lr) and np.isfinite(factor)) or initial_lr <= 0 or factor <= 0:
+        raise ValueError(f"initial_lr and factor must be positive numbers (got {initial_lr:g}, {factor:g}).")
     if list(boundaries) != sorted(boundaries):
         raise ValueError(f"boundaries must be increasing (got {tuple(boundaries)}).")
-    return _step_decay(np, _iterations(iteration), float(initial_lr), tuple(boundaries), float(factor))
+    if not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be a whole number of updates ≥ 0 (got {warmup!r}).")
+    return _step_decay(np, _iterations(iteration), float(initial_lr), tuple(boundaries), float(factor), warmup)
 
 
 # --------------------------------------------------------------------------
@@ -270,6 +276,8 @@ def batch_growth(iteration, k, start=32, stop=16_384, factor=2):
 
 
 def _check_growth(k, start, stop, factor):
+    if not all(np.isfinite(v) for v in (k, start, stop, factor)):
+        raise ValueError(f"k, start, stop and factor must be finite numbers (got {k}, {start}, {stop}, {factor}).")
     if k < 1:
         raise ValueError(f"k (iterations between two batch-size increases) must be at least 1 (got {k}).")
     if not (1 <= start <= stop):

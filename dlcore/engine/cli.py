@@ -7,8 +7,15 @@
 Each run goes to ``OUT/<experiment>/<name>__<preset>/`` in the run-folder
 format (dlcore.engine.runs), with provenance. A finished run is skipped (``--force``
 starts it again); an unfinished one continues from its checkpoint, so a long
-``full`` run can be carried over several sittings. This is the only way
-results get into ``cached_runs/``.
+``full`` run can be carried over several sittings, or machines: a full run cut
+short keeps its last checkpoint in its folder (dlcore.engine.checkpoints), and
+the same command continues it. This is the only way results get into
+``cached_runs/``.
+
+Exit status: 0 when every planned run finished; 1 when one failed; 2 for a
+usage error (an unknown experiment or ``--only`` name, a bad ``--out``); 3 when
+a run was cut short or not started (``--deadline``): run the command again to
+continue. A run the deadline kept from starting is left as it was.
 """
 from __future__ import annotations
 
@@ -29,10 +36,43 @@ def plan(names: list[str], preset: str, only: list[str] | None = None,
     names = list(experiments.CATALOGUE) if names == ["all"] else names
     specs = [s for n in names for s in experiments.catalogue(n, preset)]
     if only:
+        unknown = [name for name in only if name not in {s.name for s in specs}]
+        if unknown:
+            valid = ", ".join(dict.fromkeys(s.name for s in specs))
+            message = f"--only names no run of {', '.join(names)}: {', '.join(unknown)}; the runs are {valid}"
+            raise experiments.SpecError([message])
         specs = [s for s in specs if s.name in only]
     if steps_per_execution:
         specs = [s.replace(steps_per_execution=steps_per_execution) for s in specs]
     return specs
+
+
+# Spec fields that say how a run is executed or described, not what it computes: a run cut short
+# on one machine continues on another with other values (each attempt's are in its provenance).
+EXECUTION_FIELDS = ("steps_per_execution", "notes")
+
+
+def experiment_of(spec: dict) -> dict:
+    """The part of a spec that must match for a run folder to continue with it."""
+    return {k: v for k, v in spec.items() if k not in EXECUTION_FIELDS}
+
+
+def pending(out: pathlib.Path, specs: list[experiments.Spec], force: bool) -> list[experiments.Spec]:
+    """The planned runs still to train (finished ones are skipped, unless `force`)."""
+    return [s for s in specs if force or runs.read_json(run_dir_for(out, s) / "status.json").get("state") != "finished"]
+
+
+def checkable_out(out: pathlib.Path) -> str | None:
+    """Why run folders cannot be written under `out`, or None."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return f"--out {out} cannot be made a folder ({err.strerror or err})"
+    if not os.access(out, os.W_OK):
+        return f"--out {out} is not writable"
+    return None
 
 
 def run_dir_for(out: pathlib.Path, spec: experiments.Spec) -> pathlib.Path:
@@ -49,7 +89,7 @@ def prepare_dir(out: pathlib.Path, spec: experiments.Spec, force: bool) -> pathl
     if status.get("state") == "finished":
         return None
     old = runs.read_json(run_dir / "spec.json")
-    if old and old != spec.to_dict():
+    if old and experiment_of(old) != experiment_of(spec.to_dict()):
         raise SystemExit(f"{run_dir} holds a different spec; use --force to start it again")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "cancel").unlink(missing_ok=True)  # a run cut short earlier continues from its checkpoint
@@ -60,6 +100,23 @@ def prepare_dir(out: pathlib.Path, spec: experiments.Spec, force: bool) -> pathl
     else:
         runs.update_status(run_dir, state="queued")
     return run_dir
+
+
+def write_tensorboard(out: pathlib.Path, names: list[str], only: list[str] | None = None) -> int:
+    """(Re)write the event files of every run folder of these experiments under `out`, whatever
+    its preset or whether today's catalogue still plans it (dlcore.engine.tensorboard_events)."""
+    from dlcore.engine import tensorboard_events
+
+    if not tensorboard_events.available():
+        print("the tensorboard package is not installed (pip install -r requirements.txt)", file=sys.stderr)
+        return 1
+    names = list(experiments.CATALOGUE) if names == ["all"] else names
+    folders = sorted(p.parent for n in names for p in (out / runs.safe_name(n)).glob("*/metrics.jsonl"))
+    if only:
+        folders = [f for f in folders if runs.read_json(f / "spec.json").get("name") in only]
+    for path in tensorboard_events.write_all(folders):
+        print(f"wrote {path}", flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +134,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds after which running runs are cancelled (they keep their finished "
                          "epochs and say they were cut short) and pending ones are not started")
     ap.add_argument("--dry-run", action="store_true", help="list the runs and stop")
+    ap.add_argument("--tensorboard-only", action="store_true",
+                    help="train nothing: (re)write the TensorBoard event files of every run folder of "
+                         "these experiments under --out (any preset) from its metrics.jsonl, and stop")
     args = ap.parse_args(argv)
+    if args.tensorboard_only:
+        unknown = [n for n in args.experiments if n != "all" and n not in experiments.CATALOGUE]
+        if unknown:
+            ap.error(f"unknown experiment(s) {', '.join(unknown)}")
+        return write_tensorboard(args.out, args.experiments, args.only.split(",") if args.only else None)
     try:
         specs = plan(args.experiments, args.preset, args.only.split(",") if args.only else None,
                      args.steps_per_execution)
@@ -87,57 +152,112 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{spec.label:45s} {spec.epochs:4d} epochs  batch {spec.batch_size}  {spec.notes}")
     if args.dry_run:
         return 0
-    todo = [d for d in (prepare_dir(args.out, s, args.force) for s in specs) if d is not None]
+    problem = checkable_out(args.out)
+    if problem:
+        ap.error(problem)
+    todo = pending(args.out, specs, args.force)
     print(f"{len(todo)} run(s) to do, {len(specs) - len(todo)} already finished", flush=True)
-    failed = 0
+    states = train(args.out, todo, args.force, args.parallel, args.deadline)
+    for spec in specs:
+        run_dir = run_dir_for(args.out, spec)
+        if states.get(spec.label) == "finished":
+            (run_dir / "worker.log").unlink(missing_ok=True)  # the worker's log is for debugging, not shipping
+    print(outcome(args.out, specs, states), flush=True)
+    return exit_code(states)
+
+
+# Exit codes: every planned run finished; some run failed; some run was cut short or not started
+# (by --deadline or a cancel): the same command continues it.
+EXIT_FINISHED, EXIT_FAILED, EXIT_UNFINISHED = 0, 1, 3
+
+
+def exit_code(states: dict) -> int:
+    if any(state == "failed" for state in states.values()):
+        return EXIT_FAILED
+    return EXIT_UNFINISHED if any(state != "finished" for state in states.values()) else EXIT_FINISHED
+
+
+def outcome(out: pathlib.Path, specs: list[experiments.Spec], states: dict) -> str:
+    """The last lines the command prints: what ran, what did not, and which checkpoints stay."""
+    from dlcore.engine import checkpoints
+
+    counts = {}
+    for state in states.values():
+        counts[state] = counts.get(state, 0) + 1
+    words = ", ".join(f"{n} {state}" for state, n in counts.items()) or "nothing to train"
+    lines = [f"done: {words}"]
+    if any(state != "finished" for state in states.values()):
+        lines.append("runs cut short or not started continue from their last finished epoch when the same "
+                     "command runs again")
+    for spec in specs:
+        found = checkpoints.latest_checkpoint(run_dir_for(out, spec))
+        if found and found[1].stat().st_size > checkpoints.SHIP_LIMIT_BYTES:
+            lines.append(f"{spec.label}: its checkpoint ({found[1].stat().st_size / 1e6:.1f} MB) is above the "
+                         f"{checkpoints.SHIP_LIMIT_BYTES / 1e6:.0f} MB that cached_runs/ ships; it continues "
+                         f"here, but not on another machine")
+    return "\n".join(lines)
+
+
+def train(out: pathlib.Path, todo: list[experiments.Spec], force: bool, parallel: int,
+          deadline: float | None) -> dict:
+    """Train `todo` (each folder prepared only when its run starts); returns {label: final state}.
+
+    Past `deadline` seconds, running runs are cancelled (they keep every finished epoch)
+    and the others are "not started", their folders untouched.
+    """
     from dlcore.engine import checkpoints, worker
 
     start = time.time()
-    past_deadline = lambda: args.deadline is not None and time.time() - start > args.deadline  # noqa: E731
-    if args.parallel <= 1:
-        for run_dir in todo:
-            if past_deadline():
-                print(f"not started (deadline) {run_dir}", flush=True)
+    states: dict = {}
+
+    def left():
+        return None if deadline is None else deadline - (time.time() - start)
+
+    def not_started(spec):
+        states[spec.label] = "not started"
+        print(f"not started (deadline) {run_dir_for(out, spec)}", flush=True)
+
+    if parallel <= 1:
+        for spec in todo:
+            if left() is not None and left() <= 0:
+                not_started(spec)
                 continue
-            t0 = time.time()
-            timer = None
-            if args.deadline is not None:
-                timer = threading.Timer(max(0.0, args.deadline - (time.time() - start)), (run_dir / "cancel").touch)
+            run_dir = prepare_dir(out, spec, force)
+            t0, timer = time.time(), None
+            if deadline is not None:
+                timer = threading.Timer(max(0.0, left()), (run_dir / "cancel").touch)
                 timer.daemon = True
                 timer.start()
-            state = worker.run(run_dir, keep_checkpoint=False)
+            states[spec.label] = worker.run(run_dir, keep_checkpoint=False)
             if timer:
                 timer.cancel()
-            failed += state != "finished"
-            print(f"{state:9s} {run_dir}  ({time.time() - t0:.0f} s)", flush=True)
-    else:
-        pending, active = list(todo), {}
-        while pending or active:
-            if past_deadline():
-                for run_dir in active:
-                    (run_dir / "cancel").touch()
-                for run_dir in pending:
-                    print(f"not started (deadline) {run_dir}", flush=True)
-                pending = []
-            while pending and len(active) < args.parallel:
-                run_dir = pending.pop(0)
-                log = open(run_dir / "worker.log", "ab")
-                active[run_dir] = (subprocess.Popen([sys.executable, "-m", "dlcore.train", str(run_dir)],
-                                                    stdout=log, stderr=subprocess.STDOUT, cwd=runs.REPO,
-                                                    env=dict(os.environ, PYTHONUNBUFFERED="1")), time.time())
-            time.sleep(1)
-            for run_dir, (proc, t0) in list(active.items()):
-                if proc.poll() is not None:
-                    del active[run_dir]
-                    state = runs.read_json(run_dir / "status.json").get("state")
-                    failed += state != "finished"
-                    if state == "finished":
-                        checkpoints.remove_checkpoints(run_dir)
-                    print(f"{state:9s} {run_dir}  ({time.time() - t0:.0f} s)", flush=True)
-    for run_dir in todo:  # the worker's log is for debugging, not for shipping
-        if runs.read_json(run_dir / "status.json").get("state") == "finished":
-            (run_dir / "worker.log").unlink(missing_ok=True)
-    return 1 if failed else 0
+            print(f"{states[spec.label]:9s} {run_dir}  ({time.time() - t0:.0f} s)", flush=True)
+        return states
+    queue, active = list(todo), {}
+    while queue or active:
+        if left() is not None and left() <= 0:
+            for run_dir, _ in active.values():
+                (run_dir / "cancel").touch()
+            for spec in queue:
+                not_started(spec)
+            queue = []
+        while queue and len(active) < parallel:
+            spec = queue.pop(0)
+            run_dir = prepare_dir(out, spec, force)
+            with open(run_dir / "worker.log", "ab") as log:
+                proc = subprocess.Popen([sys.executable, "-m", "dlcore.train", str(run_dir)], stdout=log,
+                                        stderr=subprocess.STDOUT, cwd=runs.REPO,
+                                        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            active[spec.label] = (run_dir, (proc, time.time()))
+        time.sleep(1)
+        for label, (run_dir, (proc, t0)) in list(active.items()):
+            if proc.poll() is not None:
+                del active[label]
+                states[label] = runs.read_json(run_dir / "status.json").get("state") or "failed"
+                if states[label] == "finished":
+                    checkpoints.remove_checkpoints(run_dir)
+                print(f"{states[label]:9s} {run_dir}  ({time.time() - t0:.0f} s)", flush=True)
+    return states
 
 
 if __name__ == "__main__":

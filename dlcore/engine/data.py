@@ -1,8 +1,10 @@
 """Data sets: CIFAR-10 and Fashion-MNIST from the local Keras cache.
 
 The files are the ones Keras itself keeps under ``$KERAS_HOME/datasets``:
-``cifar-10-batches-py/`` (the official python batches) and
-``fashion-mnist/*-ubyte.gz``. We read them directly rather than through
+the official python batches of CIFAR-10 (in ``cifar-10-batches-py-target/cifar-10-batches-py/``
+as Keras 3 extracts them, or Keras 2's ``cifar-10-batches-py/``) and
+``fashion-mnist/*-ubyte.gz``; ``python -m dlcore.data fetch`` (dlcore.engine.fetch)
+downloads them there. We read them directly rather than through
 ``keras.datasets``, because Keras's CIFAR-10 loader insists on the official
 archive's hash and would try to download otherwise, and because reading them
 here keeps Keras out of the pages that only show images. When no local copy is
@@ -33,6 +35,8 @@ FASHION_MNIST_CLASSES = (
 CLASSES = {"cifar10": CIFAR10_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES}
 
 _REPO = pathlib.Path(__file__).resolve().parents[2]
+# The course's shared copy beside this checkout (a module constant, so tests can hide it).
+SHARED_DATASETS = _REPO.parent / "shared" / "data" / "keras" / "datasets"
 
 
 class DatasetUnavailable(RuntimeError):
@@ -51,8 +55,22 @@ def keras_dataset_dirs() -> list[pathlib.Path]:
     if os.environ.get("KERAS_HOME"):
         dirs.append(pathlib.Path(os.environ["KERAS_HOME"]) / "datasets")
     dirs.append(pathlib.Path.home() / ".keras" / "datasets")
-    dirs.append(_REPO.parent / "shared" / "data" / "keras" / "datasets")
+    dirs.append(SHARED_DATASETS)
     return dirs
+
+
+# Where each data set's files sit under a cache's datasets/ folder, and which files make it
+# whole. Keras 3 extracts CIFAR-10 into cifar-10-batches-py-target/ (keras.datasets.cifar10,
+# and python -m dlcore.data fetch); Keras 2, and the course's shared copy, used cifar-10-batches-py/.
+LAYOUTS = {
+    "cifar10": ("cifar-10-batches-py-target/cifar-10-batches-py", "cifar-10-batches-py"),
+    "fashion_mnist": ("fashion-mnist",),
+}
+FILES = {
+    "cifar10": ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"),
+    "fashion_mnist": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                      "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 
 
 def _find(relative: str) -> pathlib.Path | None:
@@ -62,21 +80,37 @@ def _find(relative: str) -> pathlib.Path | None:
     return None
 
 
+def dataset_folder(name: str) -> pathlib.Path | None:
+    """The first folder holding every file of `name` (cifar10, fashion_mnist), or None."""
+    for d in keras_dataset_dirs():
+        for relative in LAYOUTS[name]:
+            if all((d / relative / f).is_file() for f in FILES[name]):
+                return d / relative
+    return None
+
+
 def is_available(name: str) -> bool:
     """Whether `name` can be loaded without the network."""
     if name.startswith("synthetic_"):
         return True
-    probe = {"cifar10": "cifar-10-batches-py/data_batch_1",
-             "fashion_mnist": "fashion-mnist/train-images-idx3-ubyte.gz"}[name]
-    return _find(probe) is not None
+    return dataset_folder(name) is not None
+
+
+def missing_datasets(specs) -> list[str]:
+    """The data sets these runs need that this machine cannot load offline, sorted."""
+    return sorted({s.dataset for s in specs if not is_available(s.dataset)})
+
+
+def missing_message(name: str) -> str:
+    """The sentence a page shows when data set `name` is missing, with the ways to get it."""
+    return (f"The {name} data set is not in the local Keras cache on this machine, so these runs would fail. "
+            f"Get it (`python -m dlcore.data fetch {name}`), put a Keras cache folder in place (or set "
+            "KERAS_HOME), or pick the smoke preset (synthetic data).")
 
 
 def missing_for(specs) -> list[str]:
     """What stops these runs on this machine: one sentence per data set it cannot load offline."""
-    names = sorted({s.dataset for s in specs if not is_available(s.dataset)})
-    return [f"The {name} data set is not in the local Keras cache on this machine, so these runs would fail. "
-            "Put the Keras cache folder in place (or set KERAS_HOME), or pick the smoke preset (synthetic data)."
-            for name in names]
+    return [missing_message(name) for name in missing_datasets(specs)]
 
 
 def _unavailable(name: str, err: Exception) -> DatasetUnavailable:
@@ -104,8 +138,8 @@ def load_cifar10():
     Note: the course's shared copy orders the test set by class; shuffle
     before taking samples from it.
     """
-    folder = _find("cifar-10-batches-py")
-    if folder is not None and (folder / "test_batch").exists():
+    folder = dataset_folder("cifar10")
+    if folder is not None:
         parts = [_read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
         x_train = np.concatenate([p[0] for p in parts])
         y_train = np.concatenate([p[1] for p in parts])
@@ -131,11 +165,9 @@ def _read_idx(path: pathlib.Path) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def load_fashion_mnist():
     """((x_train, y_train), (x_test, y_test)); x uint8 (N, 28, 28), y int64 (N,)."""
-    folder = _find("fashion-mnist")
-    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-    if folder is not None and all((folder / n).exists() for n in names):
-        x_train, y_train, x_test, y_test = (_read_idx(folder / n) for n in names)
+    folder = dataset_folder("fashion_mnist")
+    if folder is not None:
+        x_train, y_train, x_test, y_test = (_read_idx(folder / n) for n in FILES["fashion_mnist"])
         return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64))
     try:
         import keras

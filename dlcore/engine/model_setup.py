@@ -15,6 +15,11 @@ def learning_rate(spec: Spec, steps_per_epoch: int):
         return lr
     import keras
 
+    if name == "step_decay" and s.get("warmup"):
+        # A linear warm-up, then the same steps (StepDecay divides by its factor).
+        from dlcore.keras_parts import schedules as keras_schedules
+
+        return keras_schedules.StepDecay(lr, s["boundaries"], 1.0 / s.get("factor", 0.1), int(s["warmup"]))
     if name == "step_decay":
         values = [lr * s.get("factor", 0.1) ** k for k in range(len(s["boundaries"]) + 1)]
         return keras.optimizers.schedules.PiecewiseConstantDecay(s["boundaries"], values)

@@ -100,18 +100,21 @@ class RangeTestSweep(keras.optimizers.schedules.LearningRateSchedule):
 class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
     """initial_lr divided by `factor` at each boundary (the ResNet recipe: 0.1, ÷10 at 32k and 48k)."""
 
-    def __init__(self, initial_lr=0.1, boundaries=(32_000, 48_000), factor=10.0, name=None):
-        schedules.step_decay(0, initial_lr, boundaries, factor)  # validates
+    def __init__(self, initial_lr=0.1, boundaries=(32_000, 48_000), factor=10.0, warmup=0, name=None):
+        schedules.step_decay(0, initial_lr, boundaries, factor, warmup)  # validates
         self.initial_lr = float(initial_lr)
         self.boundaries = [int(b) for b in boundaries]
         self.factor = float(factor)
+        self.warmup = int(warmup)
         self.name = name
 
     def __call__(self, step):
-        return schedules._step_decay(ops, _as_float(step), self.initial_lr, self.boundaries, self.factor)
+        return schedules._step_decay(ops, _as_float(step), self.initial_lr, self.boundaries, self.factor,
+                                     self.warmup)
 
     def get_config(self):
-        return {"initial_lr": self.initial_lr, "boundaries": self.boundaries, "factor": self.factor, "name": self.name}
+        return {"initial_lr": self.initial_lr, "boundaries": self.boundaries, "factor": self.factor,
+                "warmup": self.warmup, "name": self.name}
 
 
 def schedule_for(policy, **params):

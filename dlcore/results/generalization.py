@@ -32,8 +32,10 @@ CHANCE_FACTOR = 1.5
 def final_test_metrics(run: runs.Run) -> dict | None:
     """The final model's numbers: test accuracy/loss, training loss, their gap, epochs, updates.
 
-    None when the run has no finished epoch with a test evaluation yet.
+    None when the run has no finished epoch with a test evaluation yet, or is damaged.
     """
+    if run.damaged:
+        return None
     epochs = run.epochs()
     if epochs.empty or "val_accuracy" not in epochs or "val_loss" not in epochs:
         return None
@@ -119,6 +121,7 @@ def generalization_sentence(growth: runs.Run, clr: runs.Run) -> str:
 def matching_run(target: runs.Run | None, candidates: list[runs.Run]) -> runs.Run | None:
     """The candidate to compare `target` with: a finished run of the same preset if there is
     one, else any finished run, else the first; None when there are no candidates."""
+    candidates = [r for r in candidates if not r.damaged]
     if not candidates:
         return None
     finished = [r for r in candidates if r.state == "finished"]

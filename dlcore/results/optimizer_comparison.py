@@ -115,7 +115,8 @@ def setting_changes(spec: dict) -> list[str]:
 # --- Which runs ------------------------------------------------------------------------------
 
 def is_mlp_run(run: runs.Run) -> bool:
-    return run.spec.get("experiment") in REGULARIZER_OF
+    """An MLP run of Problem 1 that can be read (a damaged run folder is no result)."""
+    return run.spec.get("experiment") in REGULARIZER_OF and not run.damaged
 
 
 def cached_presets(runs_list: list[runs.Run]) -> list[str]:
@@ -174,7 +175,7 @@ def _accuracies(row) -> list[float]:
     return [float(row[c]) for c in ("accuracy", "val_accuracy") if c in row and pd.notna(row[c])]
 
 
-def verdict(epochs: pd.DataFrame) -> Verdict:
+def verdict(epochs: pd.DataFrame, early_peak: float | None = None) -> Verdict:
     """Read a run's epoch records for divergence.
 
     Diverged: a training loss that is not a finite number, or a run whose last
@@ -206,6 +207,15 @@ def verdict(epochs: pd.DataFrame) -> Verdict:
         return Verdict("diverged", f"training loss {float(last['loss']):.3f} at epoch {int(last['epoch'])}, far "
                                    f"above the ln {NUM_CLASSES} = {CHANCE_LOSS:.2f} of guessing uniformly, and "
                                    f"{acc_text}", since)
+    peak = ordered.loc[ordered["loss"].astype(float).idxmax()]
+    top, where = float(peak["loss"]), f"at epoch {int(peak['epoch'])}"
+    if early_peak is not None and early_peak > top:  # a first-epoch batch the epoch's mean hides
+        top, where = float(early_peak), "in a logged batch of epoch 1"
+    if top > CHANCE_LOSS + DIVERGED_ABOVE_CHANCE_LOSS:
+        # Blown up, then stuck at ln 10 (as dlcore.results.health reads it): the overshooting
+        # steps left dead ReLUs that predict uniformly ever after.
+        return Verdict("diverged", f"training loss blew up to {top:.3g} {where}, then sat at "
+                                   f"ln {NUM_CLASSES} = {CHANCE_LOSS:.2f} with {acc_text}", since)
     return Verdict("chance", f"training loss {float(last['loss']):.3f} ≈ ln {NUM_CLASSES} = {CHANCE_LOSS:.2f} "
                              f"(guessing uniformly) and {acc_text}: it learned nothing", since)
 
@@ -301,7 +311,7 @@ def run_result(run: runs.Run) -> RunResult:
         backend=p.get("backend") or (p.get("versions") or {}).get("backend") or "",
         started=p.get("started") or run.status.get("started"),
         ended=p.get("ended") or run.status.get("ended"),
-        verdict=verdict(epochs),
+        verdict=verdict(epochs, max(early) if early else None),
         notes=run.spec.get("notes") or ("" if run.preset == "full" else f"{run.preset} preset: shortened"),
     )
 
@@ -630,10 +640,16 @@ def _hardware_sentence(found: list[RunResult]) -> str | None:
     firsts = [r.first_epoch_s for r in found if r.first_epoch_s is not None]
     walls = [r.wall_s for r in found if r.wall_s]
     if firsts and walls:
-        text += (f" The first epoch took {min(firsts):.1f}–{max(firsts):.1f} s (it includes compiling the "
-                 f"model) out of {min(walls):.0f}–{max(walls):.0f} s per run, which is why the table gives the "
+        text += (f" The first epoch took {value_range(firsts, '.1f')} s (it includes compiling the "
+                 f"model) out of {value_range(walls, '.0f')} s per run, which is why the table gives the "
                  "median epoch as well as the wall-clock.")
     return text
+
+
+def value_range(values, fmt: str) -> str:
+    """'2.1–2.6', or one value as one value ('2.3', never '2.3–2.3'), at the precision shown."""
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}–{hi}"
 
 
 def _completeness_sentence(found: list[RunResult]) -> str | None:

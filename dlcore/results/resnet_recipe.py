@@ -108,6 +108,8 @@ def recipe_rows(spec: Spec) -> list[dict]:
     model, opt, schedule, aug = spec.model, spec.optimizer, spec.schedule, spec.augment
     marks = schedule.get("boundaries", [])
     lr = f"{opt['learning_rate']:g}"
+    if schedule.get("warmup"):
+        lr = f"warmed up linearly to {lr} over the first {schedule['warmup']} iterations, then {lr}"
     if marks:
         lr += ", ÷10 at " + " and ".join(f"{m:,} iterations (epoch {iterations_to_epochs(m, spec):.1f})"
                                          for m in marks)
@@ -136,6 +138,9 @@ def recipe_rows(spec: Spec) -> list[dict]:
         ("augmentation", PAPER["augmentation"], augmentation),
         ("test", PAPER["test"], f"original images, no augmentation ({test})"),
         ("data", PAPER["data"], f"{spec.dataset}, {subset} ({training_samples(spec):,} images)"),
+        ("batch norm", "moving-average momentum not stated (the homework: Keras's default, 0.99)",
+         f"moving-average momentum {model.get('bn_momentum', 0.99):g}"
+         + (" (Keras's default)" if "bn_momentum" not in model else " (Keras's default: 0.99)")),
         ("length", "64k iterations (≈ 182 epochs of 45k at batch 128)",
          f"at most {spec.epochs} epochs" + (f", stopping at {stop:.0%} test accuracy" if stop else "")),
     ]

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dlcore.core import rangetest
+from dlcore.core import rangetest, schedules
 from dlcore.engine import runs
+from dlcore.results import health
 
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "batch_size",
                  "images_per_s", "epoch_s")
@@ -61,7 +62,7 @@ def epochs_frame(runs_list: list[runs.Run]) -> pd.DataFrame:
     """
     parts = []
     for run, label in zip(runs_list, run_labels(runs_list)):
-        epochs = run.epochs()
+        epochs = pd.DataFrame() if run.damaged else run.epochs()  # a damaged run is never drawn
         if epochs.empty:
             continue
         present = [m for m in EPOCH_METRICS if m in epochs]
@@ -82,7 +83,7 @@ def batches_frame(runs_list: list[runs.Run]) -> pd.DataFrame:
     accuracy, lr, batch_size, wall_s, wall_clock. The frame the lr/batch-size/step charts take."""
     parts = []
     for run, label in zip(runs_list, run_labels(runs_list)):
-        batches = run.batches()
+        batches = pd.DataFrame() if run.damaged else run.batches()
         if batches.empty:
             continue
         batches = batches.reindex(columns=list(BATCH_COLUMNS))
@@ -125,6 +126,31 @@ def run_hardware(run: runs.Run) -> str:
     return hardware.get("device") or ("not started yet" if run.state == "queued" else "hardware unknown")
 
 
+# Keras's BatchNormalization momentum: what a model without "bn_momentum" in its spec trains with.
+KERAS_BN_MOMENTUM = 0.99
+
+
+def training_setup(run: runs.Run) -> str:
+    """What a run trained with, read from its own spec: the schedule with its numbers, the
+    optimizer, the batch, and batch norm's momentum where the model has batch norm."""
+    spec = run.spec
+    try:
+        text = schedules.describe(spec.get("schedule") or {})
+    except (KeyError, TypeError, ValueError):
+        text = f"schedule {(spec.get('schedule') or {}).get('name', '?')}"
+    optimizer = spec.get("optimizer") or {}
+    name = optimizer.get("name", "?")
+    text += f"; {name.upper() if name == 'sgd' else name}"
+    if "momentum" in optimizer:
+        text += f" with momentum {optimizer['momentum']:g}"
+    text += f", batch {spec.get('batch_size', '?')}"
+    model = spec.get("model") or {}
+    if model.get("name") in ("mini_googlenet", "resnet_v1"):
+        bn = model.get("bn_momentum", KERAS_BN_MOMENTUM)
+        text += f", batch-norm momentum {bn:g}" + (" (Keras's default)" if "bn_momentum" not in model else "")
+    return text
+
+
 def run_notes(run: runs.Run) -> str:
     """The spec's notes; a shortened preset says so even when its notes are empty."""
     notes = run.spec.get("notes") or ""
@@ -149,7 +175,8 @@ def run_row(run: runs.Run, label: str | None = None) -> dict:
         "progress": progress, "epoch": f"{s['epoch']}/{s['epochs'] if s['epochs'] else '?'}",
         "ETA": duration_text(s["eta_s"]), "wall-clock": duration_text(s["wall_s"]),
         "images/s": None if ips is None or pd.isna(ips) else float(ips),
-        "val accuracy": s["val_accuracy"], "hardware": run_hardware(run), "started": run_date(run),
+        "val accuracy": s["val_accuracy"], "flag": health.of_run(run).flag,
+        "hardware": run_hardware(run), "started": run_date(run),
         "notes": run_notes(run), "warnings": s["warnings"], "id": s["run"],
     }
 
@@ -190,7 +217,9 @@ def specs_table(specs: list) -> pd.DataFrame:
             "run": s.label, "data": s.dataset + (f" ({s.subset}/class)" if s.subset else ""),
             "model": ", ".join(f"{k}={v}" for k, v in s.model.items()),
             "optimizer": f"{s.optimizer['name']} lr={s.optimizer['learning_rate']:g}",
-            "schedule": s.schedule["name"], "augmentation": s.augment["name"] + (
+            "schedule": s.schedule["name"] + (f", warm-up {s.schedule['warmup']} steps"
+                                               if s.schedule.get("warmup") else ""),
+            "augmentation": s.augment["name"] + (
                 f" M={s.augment['M']}" if "M" in s.augment else ""),
             "epochs": s.epochs, "batch": s.batch_size, "notes": s.notes,
         })
@@ -202,7 +231,7 @@ def metrics_csv(run: runs.Run) -> str:
     return pd.DataFrame(run.records()).to_csv(index=False)
 
 
-# --- Problem 4: validation error with the target accuracy marked (pages/cutout.py) -----------
+# --- Problem 4: validation error with the target accuracy marked (app_pages/cutout.py) -----------
 
 
 def runs_provenance(runs_list: list[runs.Run]) -> pd.DataFrame:

@@ -100,6 +100,8 @@ def comparison_rows(runs_list: list[runs.Run], target: float = TARGET) -> list[d
     """One row per run, ordered by M: epochs and wall-clock to `target`, or the last epoch's."""
     rows = []
     for run, label in zip(runs_list, tables.run_labels(runs_list)):
+        if run.damaged:
+            continue
         epochs = run.epochs()
         t = time_to_accuracy(epochs, target)
         ips = images_per_second(epochs)

@@ -11,9 +11,14 @@ charts and captions come from dlcore.charts.curves, tables from dlcore.results.t
 """
 import streamlit as st
 
-from dlcore.engine import data, experiments, jobs, runs
-from dlcore.results import tables
+from dlcore.engine import experiments, jobs, runs
+from dlcore.results import full_run_progress, health, tables
 from dlcore.charts import curves
+from ui.charts import altair_chart
+from ui.tables import PERCENT, draw_table
+from ui.dataset_gate import dataset_gate
+from ui.claims import draw_claims
+from ui.x_axis import axis_ui, draw_epoch_curves
 
 REFRESH_S = 2.0
 EXPERIMENT_TITLES = {
@@ -52,12 +57,27 @@ def main():
     st.subheader("All runs")
     st.fragment(draw_runs_table, run_every=refresh(all_runs))()
 
+    st.subheader("Full-length runs: how far each has got")
+    draw_full_run_progress()
+
     st.subheader("Open a run")
+    open_run_section(all_runs)
+
+    st.subheader("Compare runs")
+    compare_section(all_runs)
+
+
+# Each section reruns alone when its own menu changes; the parts that show a running run
+# also redraw themselves every REFRESH_S seconds.
+@st.fragment
+def open_run_section(all_runs):
     chosen = open_run_ui(all_runs)
     st.fragment(draw_run, run_every=refresh([chosen]))(chosen.source, str(chosen.path))
 
-    st.subheader("Compare runs")
-    compared = compare_ui(all_runs, chosen)
+
+@st.fragment
+def compare_section(all_runs):
+    compared = compare_ui(all_runs, opened_run(all_runs))
     if compared:
         st.fragment(draw_comparison, run_every=refresh(compared))([(r.source, str(r.path)) for r in compared])
     else:
@@ -67,8 +87,8 @@ def main():
 # --- Reading runs (all on disk) ---------------------------------------------------------------
 
 def list_all_runs() -> list:
-    """Live runs first (the queue pumped), then cached ones."""
-    return jobs.live_runs() + runs.list_runs(include_live=False)
+    """Live runs first (the queue pumped), then cached ones; damaged ones too, so they can be deleted."""
+    return jobs.live_runs(include_damaged=True) + runs.list_runs(include_live=False, include_damaged=True)
 
 
 def active_ids(runs_list) -> set:
@@ -139,12 +159,11 @@ def start_run_ui():
         except experiments.SpecError as err:
             st.error(f"This experiment cannot be built: {err}")
             return
-        st.dataframe(tables.specs_table(specs), hide_index=True)
-        missing = data.missing_for(specs)
-        for message in missing:
-            st.error(message)
+        draw_table(tables.specs_table(specs))
+        st.caption(experiments.time_estimate(specs))
+        ready = dataset_gate(specs, key="runs_data")
         st.caption(f"At most {jobs.max_running()} run(s) train at once; the others wait in a queue.")
-        if st.button(f"Start {len(specs)} run(s)", type="primary", disabled=bool(missing), key="runs_start"):
+        if st.button(f"Start {len(specs)} run(s)", type="primary", disabled=not ready, key="runs_start"):
             start_runs(specs)
 
 
@@ -161,29 +180,48 @@ def start_runs(specs):
 def draw_runs_table():
     all_runs = list_all_runs()
     rerun_if_activity_changed(all_runs)
-    st.dataframe(
-        tables.runs_table(all_runs), hide_index=True, key="runs_table",
-        column_config={
-            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
-            "images/s": st.column_config.NumberColumn("images/s", format="%.0f"),
-            "val accuracy": st.column_config.NumberColumn("val accuracy", format="percent"),
-            "notes": st.column_config.TextColumn("notes", width="large"),
-            "id": st.column_config.TextColumn("folder"),
-        },
-    )
-    st.caption("Live runs first, then cached ones. A shortened preset says so in its preset and notes; "
+    # A static table: every column stays on screen at 1024 px (a data grid scrolled the notes away).
+    draw_table(tables.runs_table(all_runs).rename(columns={"id": "folder"}),
+               {"progress": PERCENT, "images/s": "{:.0f}", "val accuracy": PERCENT})
+    st.caption("Flag: diverged (a loss that is not a number), loss exploded (test loss far above ln 10) or at "
+               "chance (accuracy ≈ 10 %): open the run for the likely cause. Live runs first, then cached ones. A shortened preset says so in its preset and notes; "
                "ETA is from the mean of the last three epochs.")
+
+
+def draw_full_run_progress(experiment_names=None, key="full_progress"):
+    """Every full run of the homework, from cached_runs/: epochs done of planned, best test accuracy."""
+    draw_table(full_run_progress.full_run_progress(experiment_names),
+               {"fraction done": PERCENT, "best test accuracy": PERCENT})
+    st.caption("The full runs are trained on lent GPU machines, a lease at a time (README, \"Full-length runs "
+               "on a lent GPU machine\"). A run cut short keeps the checkpoint of its last finished epoch in "
+               "cached_runs/ and continues on the next machine; `python -m dlcore.run all --preset full` "
+               "continues whatever is unfinished (dlcore.results.full_run_progress).")
 
 
 # --- One run --------------------------------------------------------------------------------
 
+def first_run_shown(all_runs) -> int:
+    """What the menu opens on: what is training, if anything is (that is what a class watches);
+    else the newest finished full-length run (a result worth showing); else the first."""
+    active = [i for i, r in enumerate(all_runs) if r.state in runs.ACTIVE]
+    if active:
+        return active[0]
+    finished = [(str(r.status.get("ended") or ""), i) for i, r in enumerate(all_runs)
+                if r.state == "finished" and r.preset == "full" and not r.damaged]
+    return max(finished)[1] if finished else 0
+
+
+def opened_run(all_runs):
+    """The run the Open menu shows (it may not have been drawn yet in this session)."""
+    by_path = {str(r.path): r for r in all_runs}
+    return by_path.get(st.session_state.get("runs_open"), all_runs[first_run_shown(all_runs)])
+
+
 def open_run_ui(all_runs):
     by_path = {str(r.path): r for r in all_runs}
     labels = dict(zip(by_path, tables.run_labels(all_runs)))
-    # Open what is training, if anything is: that is what a class watches.
-    active = [i for i, r in enumerate(all_runs) if r.state in runs.ACTIVE]
     # (Labels only: a state in them would go stale while a fragment redraws the run below.)
-    path = st.selectbox("Run", list(by_path), index=active[0] if active else 0, format_func=labels.get,
+    path = st.selectbox("Run", list(by_path), index=first_run_shown(all_runs), format_func=labels.get,
                         key="runs_open")
     return by_path[path]
 
@@ -196,7 +234,12 @@ def draw_run(source: str, path: str):
     run = found[0]
     rerun_if_activity_changed([run])
     draw_run_status(run)
-    draw_run_curves(run)
+    if run.damaged:
+        st.error("This run folder is damaged, so nothing is computed from it:\n\n"
+                 + "\n".join(f"- {p}" for p in run.problems))
+    else:
+        draw_run_curves(run)
+        draw_claims([run.spec.get("experiment")], [run])
     actions_ui(run)
     draw_provenance(run)
 
@@ -211,6 +254,10 @@ def draw_run_status(run):
     cols[3].metric("hardware", row["hardware"])
     if run.status.get("error"):
         st.error(f"This run failed: {run.status['error']}")
+    verdict = health.of_run(run)
+    if verdict.failed:
+        st.error(f"**{verdict.kind.capitalize()}**: {verdict.reason}. Likely cause: {verdict.cause}.",
+                 icon=":material/warning:")
     if run.status.get("reason"):
         st.info(f"Stopped early: {run.status['reason']}")
     if row["notes"]:
@@ -228,13 +275,13 @@ def draw_run_curves(run):
     left, right = st.columns(2)
     if not epochs.empty:
         with left:
-            st.altair_chart(curves.train_val_curves(epochs, "loss"), key=f"runs_loss_{key}")
+            altair_chart(curves.train_val_curves(epochs, "loss"), key=f"runs_loss_{key}")
         with right:
-            st.altair_chart(curves.train_val_curves(epochs, "accuracy"), key=f"runs_accuracy_{key}")
+            altair_chart(curves.train_val_curves(epochs, "accuracy"), key=f"runs_accuracy_{key}")
     else:
         st.info("No finished epoch yet: the batch curve below streams within the epoch.")
     if not batches.empty:
-        st.altair_chart(curves.loss_vs_step(batches), key=f"runs_steps_{key}")
+        altair_chart(curves.loss_vs_step(batches), key=f"runs_steps_{key}")
     st.caption(curves.runs_caption([run], "Training and validation curves (per epoch) and batch loss (each "
                                           "point the mean over the batches since the previous one)"))
 
@@ -282,9 +329,10 @@ def draw_provenance(run):
 # --- Several runs on one chart --------------------------------------------------------------
 
 def compare_ui(all_runs, chosen):
-    by_path = {str(r.path): r for r in all_runs}
-    labels = dict(zip(by_path, tables.run_labels(all_runs)))
-    paths = st.multiselect("Runs to compare", list(by_path), default=[str(chosen.path)],
+    readable = [r for r in all_runs if not r.damaged]
+    by_path = {str(r.path): r for r in readable}
+    labels = dict(zip(by_path, tables.run_labels(readable)))
+    paths = st.multiselect("Runs to compare", list(by_path), default=[str(chosen.path)] if not chosen.damaged else [],
                            format_func=labels.get, key="runs_compare")
     return [by_path[p] for p in paths]
 
@@ -304,9 +352,16 @@ def draw_comparison(keys):
                           disabled=metric not in curves.ERROR_TITLES)
     dashed = right.toggle("cached runs dashed", value=True, key="runs_compare_dashed")
     error = error and metric in curves.ERROR_TITLES
-    chart = curves.metric_vs_epoch(frame, metric, error=error, dashed_cached=dashed)
-    st.altair_chart(chart, key="runs_compare_chart")
+    axis = axis_ui("runs_compare_axis")
+    if axis.x != "epoch" or axis.smoothing > 0:
+        draw_epoch_curves(compared, metric, axis, "runs_compare_axis_chart", error=error)
+    else:
+        chart = curves.metric_vs_epoch(frame, metric, error=error, dashed_cached=dashed)
+        altair_chart(chart, key="runs_compare_chart")
+    for sentence in health.flagged(compared, tables.run_labels(compared)):
+        st.warning(sentence, icon=":material/warning:")
     st.caption(curves.runs_caption(compared, curves.metric_title(metric, error).capitalize() + " per epoch"))
+    draw_claims(sorted({r.spec.get("experiment") for r in compared}), compared)
 
 
 main()

@@ -10,11 +10,19 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dlcore.engine import data, experiments, jobs, runs
+from dlcore.engine import experiments, jobs, runs
 from dlcore.results import tables
 from dlcore.charts import curves
+from ui import charts
+from ui.charts import altair_chart
+from ui import tables as ui_tables
+from ui.tables import draw_table
 from dlcore.results import optimizer_comparison
 from dlcore.core import rules, surfaces
+from ui.dataset_gate import dataset_gate
+from dlcore.charts import training_axes
+from dlcore.results import axes
+from ui.x_axis import axis_ui
 
 # Slider stops per hyper-parameter: learning rates and ε span orders of
 # magnitude, so they move in 1-2-5 / decade steps rather than linearly.
@@ -32,76 +40,63 @@ COLORS = ["#e45756", "#4c78a8", "#f58518", "#54a24b", "#b279a2"]  # one per meth
 
 
 # --- page state <-> URL ------------------------------------------------------------
+# The race's widgets are bound to the URL (bind="query-params", key = parameter name), so a
+# class can be sent the exact race on screen; a value equal to its default stays out of it.
+START_STEPS, START_T = 200, 50
+
+
 def hparam_key(method: str, name: str) -> str:
     return f"{method}.{name}"
 
 
-def settings_from_url() -> None:
-    """On a session's first run, copy the URL's settings into the widgets' state.
+def _checked(raw: str, parse, ok) -> object | None:
+    try:
+        value = parse(raw)
+    except ValueError:
+        return None
+    return value if ok(value) else None
 
-    Only values that make sense are taken; anything else is reported and the
-    default is kept, so a hand-edited link never breaks the page.
+
+def url_problems() -> list[str]:
+    """On a session's first run, the URL's race settings that make no sense ('key=value').
+
+    They are taken out of the URL, and the page run again, before any widget reads it, so
+    each keeps its default: Streamlit alone would drop some silently and clamp others into
+    range. A value written differently from a slider's stop (rho=0.50) becomes that stop (0.5).
     """
-    if st.session_state.get("_url_read"):
-        return
-    st.session_state["_url_read"] = True
+    if st.session_state.get("_url_checked"):
+        return st.session_state.pop("_url_bad", [])
+    st.session_state["_url_checked"] = True
     qp = st.query_params
-    bad = []
+    bad, fixed = [], {}
     name = qp.get("surface", "quadratic")
     if name not in surfaces.SURFACES:
-        bad.append(f"surface={name}")
+        bad.append("surface")
         name = "quadratic"
-    surface = surfaces.SURFACES[name]
-    st.session_state["surface"] = name
-    x0, x1, y0, y1 = surface.box
-    for key, lo, hi, default in (
-        ("x0", x0, x1, surface.start[0]),
-        ("y0", y0, y1, surface.start[1]),
-        ("steps", 1, STEPS_MAX, 200),
-        ("t", 0, STEPS_MAX, 50),
-    ):
-        value = default
-        if key in qp:
-            try:
-                value = float(qp[key]) if key in ("x0", "y0") else int(qp[key])
-                if not lo <= value <= hi:
-                    raise ValueError
-            except ValueError:
-                bad.append(f"{key}={qp[key]}")
-                value = default
-        st.session_state[key] = value
+    x0, x1, y0, y1 = surfaces.SURFACES[name].box
+    limits = {"x0": (float, x0, x1), "y0": (float, y0, y1), "steps": (int, 1, STEPS_MAX), "t": (int, 0, STEPS_MAX)}
+    for key, (kind, lo, hi) in limits.items():
+        if key in qp and _checked(qp[key], kind, lambda v, lo=lo, hi=hi: lo <= v <= hi) is None:
+            bad.append(key)
     for m in rules.METHODS:
-        for h, default in rules.RACE_DEFAULTS[m].items():
+        for h in rules.RACE_DEFAULTS[m]:
             key = hparam_key(m, h)
-            value = default
-            if key in qp:
-                try:
-                    value = float(qp[key])
-                    if value not in CHOICES[h]:
-                        raise ValueError
-                except ValueError:
-                    bad.append(f"{key}={qp[key]}")
-                    value = default
-            st.session_state[key] = value
-    if bad:
-        st.session_state["_url_bad"] = bad
-
-
-def settings_to_url(settings: dict) -> None:
-    """Write the settings into the URL; hyper-parameters only where not the default."""
-    params = {
-        "surface": settings["surface"],
-        "x0": f"{settings['start'][0]:g}",
-        "y0": f"{settings['start'][1]:g}",
-        "steps": str(settings["steps"]),
-        "t": str(settings["t"]),
-    }
-    for m, hp in settings["hparams"].items():
-        for h, v in hp.items():
-            if v != rules.RACE_DEFAULTS[m][h]:
-                params[hparam_key(m, h)] = f"{v:g}"
-    if params != st.query_params.to_dict():
-        st.query_params.from_dict(params)
+            if key not in qp:
+                continue
+            value = _checked(qp[key], float, lambda v, h=h: v in CHOICES[h])
+            if value is None:
+                bad.append(key)
+            elif qp[key] != f"{value:g}":
+                fixed[key] = f"{value:g}"
+    if not bad and not fixed:
+        return []
+    st.session_state["_url_bad"] = [f"{key}={qp[key]}" for key in bad]
+    for key in bad:
+        del qp[key]
+    for key, value in fixed.items():
+        qp[key] = value
+    # Bound widgets take their first value from the URL the run started with: start again from this one.
+    st.rerun()
 
 
 # --- widgets -------------------------------------------------------------------------
@@ -111,27 +106,34 @@ def reset_start() -> None:
     st.session_state["x0"], st.session_state["y0"] = surface.start
 
 
+def keep_step_shown() -> None:
+    """Fewer steps run: the step shown moves back to the last one (it cannot be past it)."""
+    st.session_state["t"] = min(st.session_state.get("t", START_T), st.session_state["steps"])
+
+
 def race_settings_ui() -> dict:
-    """Sidebar: surface, start, steps, the step shown, and each method's hyper-parameters."""
+    """Sidebar: surface, start, steps, the step shown, and each method's hyper-parameters.
+
+    Every widget is bound to the URL, under its key.
+    """
     with st.sidebar:
-        st.header("Race settings")
-        name = st.selectbox(
-            "Loss surface",
-            list(surfaces.SURFACES),
-            format_func=lambda s: surfaces.SURFACES[s].title,
-            key="surface",
-            on_change=reset_start,
-        )
+        # Shown by name: a bound selectbox writes the label it shows into the URL (?surface=rosenbrock).
+        name = st.selectbox("Loss surface", list(surfaces.SURFACES), key="surface", on_change=reset_start,
+                            bind="query-params")
         surface = surfaces.SURFACES[name]
+        st.caption(surface.title)
         x0, x1, y0, y1 = surface.box
         c1, c2 = st.columns(2)
-        w1 = c1.slider("start w₁", float(x0), float(x1), step=0.05, key="x0")
-        w2 = c2.slider("start w₂", float(y0), float(y1), step=0.01, key="y0")
-        steps = st.slider("steps to run", 1, STEPS_MAX, key="steps")
-        # The step shown cannot be past the last step run.
-        st.session_state["t"] = min(st.session_state.get("t", 0), steps)
-        t = st.slider("step shown, t", 0, steps, key="t", help="Moves all five methods together, on both tabs.")
-        st.caption("Hyper-parameters of each method (race values; training defaults are on the Update rules tab).")
+        w1 = c1.slider("start w₁", float(x0), float(x1), float(surface.start[0]), step=0.05, key="x0",
+                       bind="query-params")
+        w2 = c2.slider("start w₂", float(y0), float(y1), float(surface.start[1]), step=0.01, key="y0",
+                       bind="query-params")
+        steps = st.slider("steps to run", 1, STEPS_MAX, START_STEPS, key="steps", on_change=keep_step_shown,
+                          bind="query-params")
+        t = st.slider("step shown, t", 0, steps, min(START_T, steps), key="t", bind="query-params",
+                      help="Moves all five methods together, on both tabs.")
+        st.caption("Hyper-parameters of each method (race values; textbook defaults are on the Update rules tab, "
+                   "the MLP runs' own values on the MLP tab).")
         hparams = {}
         for m in rules.METHODS:
             with st.expander(rules.TITLES[m]):
@@ -139,10 +141,12 @@ def race_settings_ui() -> dict:
                     h: st.select_slider(
                         f"{rules.SYMBOLS_TEXT[h]}  ({h})",
                         options=CHOICES[h],
+                        value=default,
                         format_func=lambda v: f"{v:g}",
                         key=hparam_key(m, h),
+                        bind="query-params",
                     )
-                    for h in rules.RACE_DEFAULTS[m]
+                    for h, default in rules.RACE_DEFAULTS[m].items()
                 }
     return {"surface": name, "start": (w1, w2), "steps": steps, "t": t, "hparams": hparams}
 
@@ -168,19 +172,22 @@ def race_frames(race: dict, t: int):
 
 
 # --- charts ------------------------------------------------------------------------
+# Data by name. The surface's grid and the five whole paths change with the race; what step t
+# shows (the paths up to t, the five points at t, the rule at t) is swapped in per step, so
+# moving the step slider sends a few rows and the browser keeps the charts.
 def method_color(legend: bool = True) -> alt.Color:
     titles = [rules.TITLES[m] for m in rules.METHODS]
     return alt.Color("method:N", scale=alt.Scale(domain=titles, range=COLORS), title="method",
-                     legend=alt.Legend(orient="bottom", columns=3) if legend else None)
+                     legend=alt.Legend(orient="bottom", columns=2, labelLimit=0) if legend else None)
 
 
-def race_chart(grid: pd.DataFrame, paths: pd.DataFrame, now: pd.DataFrame, surface) -> alt.Chart:
+def race_chart(surface) -> alt.LayerChart:
     """Contours of the surface, the five paths (solid up to step t), and where each is at t."""
     x0, x1, y0, y1 = surface.box
     x = alt.X("w1:Q", scale=alt.Scale(domain=[x0, x1], nice=False), title="w₁")
     y = alt.Y("w2:Q", scale=alt.Scale(domain=[y0, y1], nice=False), title="w₂")
     heat = (
-        alt.Chart(grid)
+        alt.Chart(alt.NamedData("race_grid"))
         .mark_rect(strokeWidth=0)
         .encode(
             x=alt.X("w1_lo:Q", scale=alt.Scale(domain=[x0, x1], nice=False), title="w₁"),
@@ -194,13 +201,12 @@ def race_chart(grid: pd.DataFrame, paths: pd.DataFrame, now: pd.DataFrame, surfa
             tooltip=[alt.Tooltip("w1:Q", format=".2f"), alt.Tooltip("w2:Q", format=".2f"), alt.Tooltip("loss:Q", format=".4g")],
         )
     )
-    t = int(now["step shown"].max()) if len(now) else 0
-    path = alt.Chart(paths).encode(x=x, y=y, order="step:Q", color=method_color(legend=False))
-    full = path.mark_line(strokeWidth=1.5, opacity=0.35, clip=True)
-    so_far = path.mark_line(strokeWidth=2.5, clip=True).transform_filter(alt.datum.step <= t)
+    path = dict(x=x, y=y, order="step:Q", color=method_color(legend=False))
+    full = alt.Chart(alt.NamedData("race_paths")).mark_line(strokeWidth=1.5, opacity=0.35, clip=True).encode(**path)
+    so_far = alt.Chart(alt.NamedData("race_so_far")).mark_line(strokeWidth=2.5, clip=True).encode(**path)
     tooltip = ["method:N", "step shown:Q", alt.Tooltip("loss:Q", format=".4g"), "status:N"]
     where = (
-        alt.Chart(now)
+        alt.Chart(alt.NamedData("race_now"))
         .mark_point(filled=True, size=140, stroke="black", strokeWidth=1, opacity=1)
         .encode(x=x, y=y, color=method_color(legend=False), shape=alt.Shape("state:N", title="at step t",
                 scale=alt.Scale(domain=["running", "stopped here"], range=["circle", "cross"]),
@@ -213,10 +219,10 @@ def race_chart(grid: pd.DataFrame, paths: pd.DataFrame, now: pd.DataFrame, surfa
     return (heat + full + so_far + stars + where).properties(height=460).resolve_scale(color="independent")
 
 
-def loss_chart(paths: pd.DataFrame, t: int) -> alt.Chart:
+def loss_chart() -> alt.LayerChart:
     """L − L_min per step on a log axis, with a rule at the step shown."""
     lines = (
-        alt.Chart(paths)
+        alt.Chart(alt.NamedData("race_paths"))
         .mark_line(strokeWidth=2)
         .encode(
             x=alt.X("step:Q", title="step"),
@@ -225,8 +231,22 @@ def loss_chart(paths: pd.DataFrame, t: int) -> alt.Chart:
             tooltip=["method:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")],
         )
     )
-    rule = alt.Chart(pd.DataFrame({"step": [t]})).mark_rule(strokeDash=[4, 3], color="black").encode(x="step:Q")
+    rule = alt.Chart(alt.NamedData("race_t")).mark_rule(strokeDash=[4, 3], color="black").encode(x="step:Q")
     return (lines + rule).properties(height=460)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def race_chart_specs(surface: str, start: tuple, steps: int, hparams: dict) -> tuple[dict, dict]:
+    """Both race charts of one race, with the grid and the whole paths in them, once per race."""
+    paths = pd.DataFrame(rules.race_records(compute_race(surface, start, steps, hparams)))
+    return (charts.spec_with_tables(race_chart(surfaces.SURFACES[surface]),
+                                    {"race_grid": surface_grid(surface), "race_paths": paths}),
+            charts.spec_with_tables(loss_chart(), {"race_paths": paths}))
+
+
+def step_tables(paths: pd.DataFrame, now: pd.DataFrame, t: int) -> dict[str, pd.DataFrame]:
+    """What the charts show of step t: the paths up to it, the five points at it, its rule."""
+    return {"race_so_far": paths[paths["step"] <= t], "race_now": now, "race_t": pd.DataFrame({"step": [t]})}
 
 
 # --- tab 1: update rules --------------------------------------------------------------
@@ -315,11 +335,13 @@ def race_tab(race: dict, settings: dict) -> None:
     st.latex(surface.latex)
     draw_divergence(race)
     paths, inspector, now = race_frames(race, settings["t"])
+    contours, losses = race_chart_specs(settings["surface"], settings["start"], settings["steps"], settings["hparams"])
+    shown = step_tables(paths, now, settings["t"])
     left, right = st.columns([3, 2])
     with left:
-        st.altair_chart(race_chart(surface_grid(surface.name), paths, now, surface), width="stretch")
+        charts.draw_spec(contours, shown, width="stretch", key="race_contours")
     with right:
-        st.altair_chart(loss_chart(paths, settings["t"]), width="stretch")
+        charts.draw_spec(losses, shown, width="stretch", key="race_losses")
     st.caption(
         f"Contours: L(w) of dlcore.core.surfaces '{surface.name}' on a 60×60 grid over the plotted box, "
         "shaded by log₁₀(1 + L − L_min); white diamonds are the minima. Paths: dlcore.core.rules.trajectory "
@@ -327,10 +349,12 @@ def race_tab(race: dict, settings: dict) -> None:
         "faint after step t, ✕ where a path stopped. Right: L − L_min per step, log axis (floored at 1e-12)."
     )
     st.markdown(f"**Inspector: each method's state at step t = {settings['t']}**")
-    numbers = {c: st.column_config.NumberColumn(format="%.4g") for c in inspector.columns[3:]}
-    st.dataframe(inspector, hide_index=True, column_config=numbers)
+    # One column per method, one row per quantity: five columns fit a projector, twenty did not.
+    cell = ui_tables.number_format("{:.4g}")
+    shown = inspector.set_index("method").T.map(cell).rename_axis("").reset_index()
+    draw_table(shown)
     st.caption(
-        "Columns _1/_2 are the two coordinates. g: gradient used; S, V, D: accumulators after the step; "
+        "Rows _1/_2 are the two coordinates. g: gradient used; S, V, D: accumulators after the step; "
         "V_hat, S_hat: Adam's bias-corrected moments; rate: the factor the step applies per coordinate; "
         "delta: w_t − w_{t−1}. None: the method has no such term. Source: dlcore.core.rules.inspector_rows."
     )
@@ -340,7 +364,8 @@ def race_tab(race: dict, settings: dict) -> None:
 MLP_REFRESH_S = 2.0
 MLP_PRESET_CAPTIONS = {
     "full": "the homework: 200 epochs on all 50,000 images (hours on this CPU)",
-    "class": "a minute or two per run on this CPU: 500 images per class, 15 epochs",
+    "class": (f"shortened: {experiments.MLP_SIZES['class'][1]} images per class, "
+              f"{experiments.MLP_SIZES['class'][3]} epochs (time measured below)"),
     "smoke": "seconds, synthetic data: checks the machinery only",
 }
 MLP_PRESET_TITLES = {
@@ -352,7 +377,6 @@ MLP_CURVES = {"loss": "training loss", "val_accuracy": "test accuracy", "val_los
 # Step of the + / − buttons of each hyper-parameter input.
 MLP_STEPS = {"learning_rate": 1e-4, "rho": 0.01, "momentum": 0.01, "beta_1": 0.01, "beta_2": 0.001,
              "epsilon": 1e-7, "initial_accumulator_value": 0.01}
-PERCENT = st.column_config.NumberColumn(format="percent")
 
 
 def mlp_key(*parts: str) -> str:
@@ -363,7 +387,8 @@ def mlp_key(*parts: str) -> str:
 def draw_mlp_intro() -> None:
     st.markdown(
         "**Problem 1.2–1.3.** The MLP Flatten(32×32×3) → Dense 1000 ReLU → Dense 1000 ReLU → "
-        "Dense 10 softmax, He-normal initialisation, trained on CIFAR-10 with each of the five methods: "
+        "Dense 10 softmax, He-normal initialisation (the cached 200-epoch runs were trained before the output "
+        "layer was made He-normal too, and start it Glorot-uniform), trained on CIFAR-10 with each of the five methods: "
         "first with **L2** on the two hidden kernels (1.2), then with **dropout** instead — 0.2 on the "
         "input, 0.5 after each hidden layer (1.3). Which method reaches the lowest training loss, how do the two regularizers compare, "
         "and how does dropout change the training time?"
@@ -422,11 +447,12 @@ def mlp_launch_ui() -> dict:
     preset = st.radio("Preset", experiments.PRESETS, index=experiments.PRESETS.index("class"), horizontal=True,
                       captions=[MLP_PRESET_CAPTIONS[p] for p in experiments.PRESETS], key=mlp_key("preset"))
     if preset == "full":
+        speed = experiments.speed_estimate(optimizer_comparison.EXPERIMENTS[regularizer], 200 * 50_000)
         st.warning(
             "The **full** preset is what the homework asks: 200 epochs over 50,000 images, 10 million images "
-            "per run. At the 3,000–5,000 images/s this MLP trains at on the 2 CPU cores here, that is about "
-            "**30–60 minutes per run, hours for five** (and the runs queue one after another). The cached "
-            "full runs below were trained on a GPU."
+            "per run; " + (f"{speed} per run" if speed else "no CPU speed of this MLP has been measured here yet "
+                           "(benchmarks/class_presets.py)")
+            + ", and the runs queue one after another. The cached full runs below were trained on a GPU."
         )
     left, right = st.columns(2)
     # One batch-size box per preset: each preset keeps its own default (128 for CIFAR-10, 32 for smoke).
@@ -455,14 +481,13 @@ def mlp_specs(launch: dict) -> list:
 def mlp_start_ui(specs: list) -> None:
     if not specs:
         return
-    st.dataframe(tables.specs_table(specs), hide_index=True)
-    missing = data.missing_for(specs)
-    for message in missing:
-        st.error(message)
+    draw_table(tables.specs_table(specs))
+    st.caption(experiments.time_estimate(specs))
+    ready = dataset_gate(specs, key=mlp_key("data"))
     st.caption(f"Runs train in the background, at most {jobs.max_running()} at once (the others wait in a "
                "queue); cancel, resume or delete them on the **Runs** page.")
     if st.button(f"Start {len(specs)} run{'s' if len(specs) != 1 else ''}", type="primary",
-                 disabled=bool(missing), key=mlp_key("start")):
+                 disabled=not ready, key=mlp_key("start")):
         _, error = jobs.start_many(specs)
         if error:
             st.error(error)
@@ -492,8 +517,9 @@ def cached_set_numbers(key: tuple) -> dict:
 def mlp_numbers(group: list) -> dict:
     """Everything drawn for a set of runs: curves, results, comparisons, discussion, provenance."""
     found = optimizer_comparison.results(group)
+    frame = tables.epochs_frame(group)
     return {
-        "frame": tables.epochs_frame(group), "results": found,
+        "frame": frame, "results": found, "axes_frame": axes.with_epoch_axes(frame, tables.batches_frame(group)),
         "table": optimizer_comparison.results_table(found),
         "times": optimizer_comparison.time_differences(found),
         "discussion": optimizer_comparison.discussion(found),
@@ -510,6 +536,8 @@ def draw_mlp_curves(numbers: dict, curve: tuple[str, bool], view: str) -> None:
     """One chart per regularizer: the five methods' curves together, as the homework plots them."""
     frame = numbers["frame"]
     curve, log = curve
+    axis = axis_ui(f"{view}_axis")
+    other_axis = axis.x != "epoch" or axis.smoothing > 0
     for reg in optimizer_comparison.EXPERIMENTS:
         mine = [r for r in numbers["results"] if r.regularizer == reg]
         if not mine:
@@ -522,10 +550,17 @@ def draw_mlp_curves(numbers: dict, curve: tuple[str, bool], view: str) -> None:
             continue
         diverged = [r.title for r in mine if r.diverged]
         log_y = log and curve in ("loss", "val_loss")
-        chart = curves.metric_vs_epoch(part, curve, dashed_cached=False, log_y=log_y, view=f"{view}_{reg}")
-        # Streamlit fits height *and* legend into the chart's height by default: the plot gets the height.
-        chart = chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
-        st.altair_chart(chart, key=f"{view}_{reg}_{curve}_{log_y}")
+        if other_axis:
+            on_axis = numbers["axes_frame"][numbers["axes_frame"]["run"].isin(set(part["run"]))]
+            altair_chart(training_axes.epoch_metric_on_axis(on_axis, curve, axis.x, axis.smoothing, log_y=log_y,
+                                                            view=f"{view}_{reg}_axis"),
+                         key=f"{view}_{reg}_{curve}_{log_y}_axis")
+        else:
+            chart = curves.metric_vs_epoch(part, curve, dashed_cached=False, log_y=log_y, view=f"{view}_{reg}")
+            # Streamlit fits height *and* legend into the chart's height by default: the plot gets the height.
+            # (Set, not .properties(): that would copy the chart's data.)
+            chart.autosize = alt.AutoSizeParams(type="fit-x", contains="padding")
+            altair_chart(chart, key=f"{view}_{reg}_{curve}_{log_y}")
         what = f"{MLP_CURVES[curve].capitalize()} per epoch"
         caption = numbers["captions"][reg].replace("Curves from", f"{what} from", 1)
         if curve.startswith("val_"):
@@ -533,6 +568,8 @@ def draw_mlp_curves(numbers: dict, curve: tuple[str, bool], view: str) -> None:
                         "after every epoch; the chart calls it validation.")
         if log_y:
             caption += " Log axis."
+        if other_axis:
+            caption += " " + training_axes.axis_caption(axis.x, axis.smoothing)
         if diverged:
             caption += f" The diverged run ({', '.join(diverged)}) is drawn like the others."
         st.caption(caption)
@@ -556,34 +593,30 @@ def draw_mlp_results(numbers: dict, where: str) -> None:
             st.warning(f"**Learned nothing:** {optimizer_comparison.REGULARIZER_TITLES[r.regularizer]} / "
                        f"{r.title}: {r.verdict.reason}.")
     st.markdown("**Results**")
-    seconds = st.column_config.NumberColumn(format="%.1f")
-    st.dataframe(numbers["table"], hide_index=True, key=f"{where}_results", column_config={
-        "final training loss": st.column_config.NumberColumn(format="%.3f"),
-        "best test accuracy": PERCENT, "final test accuracy": PERCENT,
-        "wall-clock (s)": st.column_config.NumberColumn(format="%.0f"), "s/epoch (median)": seconds,
-        "first epoch (s)": seconds, "images/s": st.column_config.NumberColumn(format="%.0f"),
-        "verdict": st.column_config.TextColumn(help="ok; diverged (loss not finite, or chance accuracy with a "
-                                                    "loss far above ln 10); chance (learned nothing); pending "
-                                                    "(no finished epoch yet)")})
+    # A static table: all of it stays on screen at 1024 px (a data grid scrolled its right half away).
+    draw_table(numbers["table"], {
+        "final training loss": "{:.3f}", "best test accuracy": ui_tables.PERCENT,
+        "final test accuracy": ui_tables.PERCENT, "wall-clock (s)": "{:.0f}", "s/epoch (median)": "{:.1f}",
+        "first epoch (s)": "{:.1f}", "images/s": "{:.0f}"})
     st.caption("Per run (dlcore.results.optimizer_comparison): final training loss = the last epoch's mean loss (with "
                "L2 it includes the penalty); test accuracy after each epoch on the run's test set (CIFAR-10's "
                "10,000 test images in the full preset, 100 per class in the class preset), best and last; "
                "wall-clock at the last epoch (training plus the per-epoch test evaluation); s/epoch = the "
-               "median epoch, the first left out because it includes compiling the model.")
+               "median epoch, the first left out because it includes compiling the model. Verdict: ok; "
+               "diverged (loss not finite, or chance accuracy with a loss far above ln 10); chance (learned "
+               "nothing); pending (no finished epoch yet).")
     if not numbers["times"].empty:
         st.markdown("**Training time with and without dropout** (dropout − L2, per method)")
-        st.dataframe(numbers["times"], hide_index=True, key=f"{where}_times", column_config={
-            c: st.column_config.NumberColumn(format="%.3f" if "epoch" in c else "%.1f")
-            for c in numbers["times"].columns if c not in ("method", "epochs")})
+        draw_table(numbers["times"], {c: "{:.3f}" if "epoch" in c else "{:.1f}"
+                                      for c in numbers["times"].columns if c not in ("method", "epochs")})
     st.markdown("**Discussion** (every number and ranking below is computed from these runs)")
     with st.container(border=True):
-        for paragraph in numbers["discussion"]:
-            st.markdown(paragraph)
+        st.markdown("\n".join(f"- {point}" for point in numbers["discussion"]))
 
 
 def draw_mlp_provenance(numbers: dict, group: list) -> None:
     st.markdown("**Provenance**")
-    st.dataframe(numbers["provenance"], hide_index=True)
+    draw_table(numbers["provenance"])
     if numbers["sharing"]:
         st.caption(numbers["sharing"])
     with st.expander("Every field of each run's provenance"):
@@ -662,6 +695,7 @@ def draw_mlp_cached(curve: tuple[str, bool]) -> None:
     draw_mlp_set(group, cached_set_numbers(key), "Cached runs", curve, f"mlp_cached_{preset}")
 
 
+@st.fragment
 def mlp_experiments_section() -> None:
     """Problem 1.2-1.3: the five methods training the MLP on CIFAR-10, with L2 and with dropout."""
     draw_mlp_intro()
@@ -681,21 +715,25 @@ def main() -> None:
         "Adagrad, RMSProp, RMSProp with Nesterov momentum, AdaDelta and Adam: what each one "
         "computes at every step, and how they behave when they race on the same loss surface."
     )
-    settings_from_url()
-    bad = st.session_state.pop("_url_bad", None)
+    bad = url_problems()
     if bad:
         st.warning(f"Some settings in the link were not valid and were replaced by defaults: {', '.join(bad)}.")
-    settings = race_settings_ui()
-    settings_to_url(settings)
-    race = compute_race(settings["surface"], settings["start"], settings["steps"], settings["hparams"])
+    st.sidebar.header("Race settings")
     rules_tab, race_tab_, mlp_tab = st.tabs(["Update rules", "Optimizer race", "MLP on CIFAR-10"])
+    race_section(rules_tab, race_tab_)
+    with mlp_tab:
+        mlp_experiments_section()
+
+
+@st.fragment
+def race_section(rules_tab, race_tab_) -> None:
+    """The sidebar's race settings and the two tabs they drive: a slider reruns only this part."""
+    settings = race_settings_ui()
+    race = compute_race(settings["surface"], settings["start"], settings["steps"], settings["hparams"])
     with rules_tab:
         update_rules_tab(race, settings)
     with race_tab_:
         race_tab(race, settings)
-    with mlp_tab:
-        mlp_experiments_section()
-
 
 if __name__ == "__main__":
     main()

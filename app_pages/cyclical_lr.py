@@ -14,11 +14,18 @@ from typing import NamedTuple
 import altair as alt
 import streamlit as st
 
-from dlcore.engine import data, experiments, jobs, runs
-from dlcore.results import tables
+from dlcore.engine import experiments, jobs, runs
+from dlcore.results import health, tables
 from dlcore.charts import curves
+from ui.charts import altair_chart
+from ui.tables import draw_table
 from dlcore.results import generalization
 from dlcore.core import rangetest, schedules
+from ui.dataset_gate import dataset_gate
+from dlcore.core import lr_finder_rules
+from ui.claims import draw_claims
+from ui.range_test_rules import draw_range_test_rules
+from ui.x_axis import axis_ui, draw_batch_curves, draw_epoch_curves
 
 # One colour per policy, the same on every chart of this page.
 POLICY_COLORS = {"triangular": "#1f77b4", "triangular2": "#2ca02c", "exp_range": "#d62728", "exp_range_paper": "#ff7f0e"}
@@ -61,6 +68,8 @@ class ScheduleChoice(NamedTuple):
     log_y: bool
 
 
+# Instant: its sliders rerun this tab only, never the range test's or the runs' tabs.
+@st.fragment
 def schedules_section():
     st.subheader("The schedules, instantly")
     choice = schedule_ui()
@@ -148,11 +157,7 @@ def draw_lr_curves(curves, choice: ScheduleChoice):
 
 def draw_apex_table(apexes):
     st.markdown("**Rate at the apex of each cycle** (iteration = step size × (2·cycle − 1))")
-    st.dataframe(
-        apexes,
-        hide_index=True,
-        column_config={p: st.column_config.NumberColumn(p, format="%.3e") for p in schedules.POLICIES},
-    )
+    draw_table(apexes, {p: "{:.3e}" for p in schedules.POLICIES})
     st.caption(
         "Same formulas at the apexes: triangular keeps its height, triangular2 halves it every cycle, "
         "exp_range multiplies it by γ^(2·step size) per cycle."
@@ -208,20 +213,19 @@ def draw_batch_growth(plan, k, max_micro_batch):
         f"{g['stop']}; red = larger than the {max_micro_batch}-sample memory limit, built by gradient "
         f"accumulation. Epochs count Fashion-MNIST's {schedules.FASHION_MNIST_TRAIN:,} training images."
     )
-    st.dataframe(plan, hide_index=True, column_config={"epochs in phase": st.column_config.NumberColumn(format="%.2f")})
+    draw_table(plan, {"epochs in phase": "{:.2f}"})
 
 
 # ------------------------------------------------------- Runs of this page's experiments
 REFRESH_S = 2.0
 FLASH = "cyclical_flash"
-# Measured on the class preset (50 images per class, 24 iterations of SGD): test accuracy 9 % with
-# the moving statistics, 66.5 % when the same weights use each test batch's own statistics.
 SHORT_RUN_NOTE = (
-    "**Why a shortened run's validation accuracy can sit at 10 % (chance):** MiniGoogLeNet normalizes "
-    "with batch statistics while training but with *moving averages* of them at test time, and those "
-    "averages (momentum 0.99) need a few hundred iterations to settle. A class-preset run has only 16-40, "
-    "so its test numbers say little; its training curves and learning rates are real. The full runs "
-    "show the result."
+    f"**Shortened runs:** the class preset trains MiniGoogLeNet on {experiments.FASHION_SIZES['class'][1]} "
+    f"images per class for a few epochs, not on all 60,000 to convergence. MiniGoogLeNet normalizes with "
+    "batch statistics while training but with *moving averages* of them at test time, and Keras's "
+    "momentum of 0.99 needs a few hundred iterations to settle; the shortened presets use 0.9, so that "
+    "their test numbers mean something after tens of iterations. A run whose test accuracy still sits at "
+    "chance, or whose test loss exploded, is flagged with the likely cause. The full runs show the result."
 )
 PRESET_CAPTIONS = {
     "smoke": "seconds, tiny synthetic data: checks the machinery",
@@ -287,9 +291,12 @@ def preset_ui(key: str) -> str:
     preset = st.radio("Preset", experiments.PRESETS, index=experiments.PRESETS.index("class"),
                       captions=[PRESET_CAPTIONS[p] for p in experiments.PRESETS], horizontal=True, key=key)
     if preset == "full":
-        st.warning("The **full** preset is exactly the homework: MiniGoogLeNet trains at only ~20 images/s on "
-                   "this app's 2 CPU cores, so a full run takes **many hours** here. Show the cached run instead, "
-                   "or run it on a GPU machine (`python -m dlcore.run … --preset full`).")
+        speed = experiments.speed_estimate("clr", experiments.FASHION_TRAIN * experiments.CLR_SIZES["full"][0])
+        st.warning("The **full** preset is exactly the homework: "
+                   + (f"for the CLR run's {experiments.CLR_SIZES['full'][0]} epochs, {speed}. " if speed else
+                      "no CPU speed of MiniGoogLeNet has been measured here yet (benchmarks/class_presets.py), "
+                      "but a full run takes hours on a CPU. ")
+                   + "Show the cached run instead, or run it on a GPU machine (`python -m dlcore.run … --preset full`).")
     return preset
 
 
@@ -305,32 +312,34 @@ def draw_launch(specs, key: str, what: str):
     for spec in specs:
         st.markdown(f"**Would launch** `{spec.label}`: {schedules.describe(spec.schedule)}; "
                     f"batch {spec.batch_size}, at most {spec.epochs} epochs. {spec.notes}")
-    st.dataframe(tables.specs_table(specs), hide_index=True, key=f"{key}_specs")
+    draw_table(tables.specs_table(specs))
+    st.caption(experiments.time_estimate(specs))
     with st.expander("The spec(s) as JSON"):
         for spec in specs:
             st.json(spec.to_dict(), expanded=False)
-    missing = data.missing_for(specs)
-    for message in missing:
-        st.error(message)
-    if st.button(f"Start {what}", type="primary", disabled=bool(missing), key=f"{key}_start"):
-        _, error = jobs.start_many(specs)
+    ready = dataset_gate(specs, key=f"{key}_data")
+    if st.button(f"Start {what}", type="primary", disabled=not ready, key=f"{key}_start"):
+        folders, error = jobs.start_many(specs)
         if error:
             st.error(error)
         else:
+            # What was just started is what the section's menu opens next (choose_range_test_ui).
+            st.session_state[f"{key}_started"] = [str(f) for f in folders]
             st.session_state[f"{key}_{FLASH}"] = ("success", f"Started {what}: {', '.join(s.label for s in specs)}. "
                                                   "Its curves stream in below.")
             st.rerun()
 
 
 def draw_provenance(runs_list):
-    st.dataframe(tables.runs_provenance(runs_list), hide_index=True,
-                 column_config={"notes": st.column_config.TextColumn("notes", width="large")})
+    draw_table(tables.runs_provenance(runs_list))
     for run in runs_list:
         reason = run.provenance.get("stop_reason") or run.status.get("reason")
         if reason:
             st.caption(f"{tables.run_label(run)} stopped: {reason}.")
         if run.status.get("error"):
             st.error(f"{tables.run_label(run)} failed: {run.status['error']}")
+    for sentence in health.flagged(runs_list, tables.run_labels(runs_list)):
+        st.error(sentence, icon=":material/warning:")
 
 
 # ------------------------------------------------------------ LR range test
@@ -358,7 +367,8 @@ def range_test_section() -> Bounds:
     if not tests:
         st.info("**No range test yet.** Start one above (the `smoke` preset takes seconds), or ship the cached "
                 "ones with `python -m dlcore.run range_test --preset class`. Until then the CLR and "
-                "batch-growth tabs use the catalogue's lr_min = 1e-3 and lr_max = 1e-1.")
+                "batch-growth tabs use the catalogue's fallback lr_min = "
+                f"{experiments.CLR_FALLBACK_BOUNDS[0]:g} and lr_max = {experiments.CLR_FALLBACK_BOUNDS[1]:g}.")
         st.markdown(f"**How lr_min and lr_max are suggested.** {rangetest.RULE}")
         return bounds_ui(None, None, "")
     run = choose_range_test_ui(tests)
@@ -367,21 +377,30 @@ def range_test_section() -> Bounds:
     bounds = bounds_ui(suggestion, run, why_not)
     with chart_area:
         watch(draw_range_test, "range_test", run.source, str(run.path), suggestion_marks(suggestion, bounds))
-    st.markdown(f"**How lr_min and lr_max are suggested.** {rangetest.RULE}")
+    st.markdown(f"**How lr_min and lr_max are suggested.** {rangetest.RULE} {lr_finder_rules.PREPARATION}")
+    watch(draw_all_rules, "range_test", run.source, str(run.path))
     return bounds
 
 
 def choose_range_test_ui(tests):
-    labels = tables.run_labels(tests)
+    # The menu's values are run folders, not positions: a run started (or deleted) shifts the
+    # positions, and the menu, the suggestion and the chart must keep naming one run.
+    by_path = {str(r.path): r for r in tests}
+    labels = dict(zip(by_path, tables.run_labels(tests)))
+    started = [p for p in st.session_state.pop("rt_started", []) if p in by_path]
+    if started:
+        st.session_state["rt_read"] = started[0]  # the test just started: what the class watches
+    elif st.session_state.get("rt_read") not in by_path:
+        st.session_state.pop("rt_read", None)  # deleted since
     # Without a live or full-length test, open the shortened sweep: its 40 rates read better than
     # 10 candidates held for only 4 batches each, whose plateau is mostly batch-to-batch noise.
     index = default_run(tests)
     if tests[index].source == "cached" and tests[index].preset != "full":
         index = next((i for i, r in enumerate(tests) if r.source == "cached" and r.spec.get("name") == "sweep"),
                      index)
-    i = st.selectbox("Range test to read", range(len(tests)), index=index,
-                     format_func=labels.__getitem__, key="rt_read")
-    return tests[i]
+    path = st.selectbox("Range test to read", list(by_path), format_func=labels.get, key="rt_read",
+                        index=None if "rt_read" in st.session_state else index)
+    return by_path[path]
 
 
 def read_suggestion(run):
@@ -390,7 +409,8 @@ def read_suggestion(run):
     if batches.empty or "lr" not in batches:
         return None, "it has no batch records yet"
     try:
-        return rangetest.suggest_from_records(batches["lr"], batches["loss"]), None
+        # Smith's rule on the same prepared curve as every other rule below (spikes, NaNs handled).
+        return lr_finder_rules.smith_from_records(batches["lr"], batches["loss"]), None
     except ValueError as err:
         return None, str(err)
 
@@ -412,8 +432,8 @@ def bounds_ui(suggestion, run, why_not: str) -> Bounds:
         default, source = (suggestion.lr_min, suggestion.lr_max), f"suggested by the range test {tables.run_label(run)}"
     else:
         if run is not None:
-            st.warning(f"No suggestion from {tables.run_label(run)}: {why_not}.")
-        default, source = (1e-3, 1e-1), "the catalogue's defaults (no range test read)"
+            st.warning(f"No suggestion from {tables.run_label(run)}: {why_not.rstrip('.')}.")
+        default, source = experiments.CLR_FALLBACK_BOUNDS, "the catalogue's fallback (no range test read)"
     override = st.toggle("Override the suggestion", key="rt_override",
                          help="Type your own lr_min and lr_max; the CLR and batch-growth tabs use them.")
     if not override:
@@ -444,11 +464,18 @@ def draw_range_test(source: str, path: str, marks: dict):
         return
     suggestion, _ = read_suggestion(run)
     curve = tables.range_test_curve_frame(suggestion, batches)
-    st.altair_chart(curves.range_test_chart(batches, curve, marks), key="rt_chart")
+    altair_chart(curves.range_test_chart(batches, curve, marks), key="rt_chart")
     st.caption(curves.runs_caption([run], "Training loss per logged batch (window mean since the previous "
                                           "record) against its learning rate")
                + " Red lines: the suggested bounds (and yours when you override them).")
     draw_provenance([run])
+
+
+def draw_all_rules(source: str, path: str):
+    """valley, steep, minimum, slide and Smith's rule on one range test, each with its band."""
+    found = reread([(source, path)])
+    if found:
+        draw_range_test_rules(found[0], experiment_runs("range_test"))
 
 
 # ------------------------------------------------------------------ CLR run
@@ -459,12 +486,16 @@ def clr_section(bounds: Bounds):
     st.markdown(
         f"MiniGoogLeNet on Fashion-MNIST, batch 64, SGD with momentum 0.9, the rate cycling with **exp_range** "
         f"(the amplitude shrinks by γ every iteration, γ = {gamma} in the full preset, half a cycle = "
-        f"{step_epochs:g} epochs) between lr_min = {bounds.lr_min:.3g} and lr_max = {bounds.lr_max:.3g} "
-        f"({bounds.source}).\n\n"
+        f"{step_epochs:g} epochs). **Start** below launches it between lr_min = {bounds.lr_min:.3g} and "
+        f"lr_max = {bounds.lr_max:.3g} ({bounds.source}); each run shown further down says what it ran with.\n\n"
         f"**Stop rule (\"to convergence\"):** the run stops when the validation loss has not improved for "
         f"{experiments.CLR_PATIENCE} epochs in a row, and after at most {full_epochs} epochs in the full preset "
         f"({experiments.CLR_SIZES['class'][0]} in the class preset)."
     )
+    full = experiments.clr_bounds("full")
+    st.markdown(f"**The full-preset run** (`python -m dlcore.run clr --preset full`, and the cached one when "
+                f"there is one) cycles between lr_min = {full.lr_min:.3g} and lr_max = {full.lr_max:.3g}: "
+                f"{full.source}.")
     draw_flash("clrrun")
     with st.expander("Start a CLR run with these bounds", icon=":material/play_arrow:", expanded=True):
         preset = preset_ui("clrrun_preset")
@@ -487,6 +518,9 @@ def clr_section(bounds: Bounds):
 def draw_clr_runs(keys):
     shown = reread(keys)
     rerun_if_activity_changed("clr")
+    # What each run shown really ran with, from its own spec (not the bounds a new run would get).
+    for run, label in zip(shown, tables.run_labels(shown)):
+        st.markdown(f"**{label}** ran {tables.training_setup(run)}.")
     epochs, batches = tables.epochs_frame(shown), tables.batches_frame(shown)
     if epochs.empty:
         st.info("No finished epoch yet: the batch loss below streams within the epoch.")
@@ -495,10 +529,11 @@ def draw_clr_runs(keys):
         left.altair_chart(curves.train_val_curves(epochs, "loss", view="clr_loss"), key="clrrun_loss")
         right.altair_chart(curves.train_val_curves(epochs, "accuracy", view="clr_accuracy"), key="clrrun_acc")
     if not batches.empty:
-        st.altair_chart(curves.loss_vs_step(batches, "lr", view="clr_lr"), key="clrrun_lr")
+        altair_chart(curves.loss_vs_step(batches, "lr", view="clr_lr"), key="clrrun_lr")
     st.caption(curves.runs_caption(shown, "Training and validation (test-set) loss and accuracy per epoch, and "
                                           "the learning rate the optimizer used per logged batch,"))
     draw_provenance(shown)
+    draw_claims(["clr"], shown)
     if any(r.preset != "full" for r in shown):
         st.info(SHORT_RUN_NOTE)
 
@@ -557,8 +592,7 @@ def draw_growth_plan(spec, choice: GrowthChoice):
     s = spec.schedule
     plan = schedules.batch_growth_plan(choice.k, choice.max_micro_batch, s["start"], s["stop"], s["factor"],
                                        n_train=experiments.fashion_train_size(choice.preset))
-    st.dataframe(plan, hide_index=True, key="growth_plan",
-                 column_config={"epochs in phase": st.column_config.NumberColumn(format="%.2f")})
+    draw_table(plan, {"epochs in phase": "{:.2f}"})
     st.caption(f"dlcore.core.schedules.batch_growth_plan for this run: one phase (one \"epoch\" of the run, with a "
                f"test evaluation) per batch size; epochs count the {experiments.fashion_train_size(choice.preset):,} "
                f"training images of the {choice.preset} preset.")
@@ -571,7 +605,7 @@ def draw_growth_runs(keys):
     if batches.empty:
         st.info("No batch records yet: the first points appear after the first micro-batches.")
         return
-    st.altair_chart(curves.metric_vs_batch_size(batches, "loss", view="growth_loss"), key="growth_chart")
+    altair_chart(curves.metric_vs_batch_size(batches, "loss", view="growth_loss"), key="growth_chart")
     st.caption(curves.runs_caption(shown, "Training loss per logged micro-batch against the batch size in force "
                                           "(the effective, accumulated batch),"))
     draw_provenance(shown)
@@ -591,18 +625,25 @@ def comparison_section(growth_runs, clr_runs):
                         format_func=clr_labels.__getitem__, key="growth_compare_clr")
     table = generalization.comparison_table({growth_labels[g]: growth_runs[g], clr_labels[c]: clr_runs[c]})
     if not table.empty:
-        st.dataframe(table, hide_index=True, key="growth_compare_table", column_config={
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
-            "test loss": st.column_config.NumberColumn(format="%.4f"),
-            "training loss": st.column_config.NumberColumn(format="%.4f"),
-            "test − training loss": st.column_config.NumberColumn(format="%+.4f"),
-            "updates": st.column_config.NumberColumn(format="%.0f"),
-        })
+        draw_table(table, {"test accuracy": "{:.1%}", "test loss": "{:.4f}", "training loss": "{:.4f}",
+                           "test − training loss": "{:+.4f}", "updates": "{:.0f}"})
     st.markdown(generalization.generalization_sentence(growth_runs[g], clr_runs[c]))
+    draw_clock_comparison([growth_runs[g], clr_runs[c]])
     if growth_runs[g].preset != "full" or clr_runs[c].preset != "full":
         st.info(SHORT_RUN_NOTE)
     st.caption(curves.runs_caption([growth_runs[g], clr_runs[c]], "Final test numbers (last epoch record, "
                                                                   "dlcore.results.generalization)"))
+
+
+@st.fragment
+def draw_clock_comparison(pair):
+    """The batch-growth and CLR runs against one clock, the x-axis chosen here (updates by default)."""
+    st.markdown("**The same two runs against another clock.** Smith, Kindermans, Ying & Le (2018) compare "
+                "growing the batch with decaying the rate per epoch, per optimizer update and in wall-clock "
+                "time: a grown batch does the same number of epochs in fewer, larger updates. Pick the x-axis.")
+    choice = axis_ui("growth_compare_axis", default="updates")
+    draw_batch_curves(pair, "loss", choice, "growth_compare_loss")
+    draw_epoch_curves(pair, "val_accuracy", choice, "growth_compare_val", error=True)
 
 
 main()

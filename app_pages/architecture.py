@@ -10,6 +10,7 @@ import streamlit as st
 
 from dlcore.core import archmath as am
 from dlcore.core import architectures as ar
+from ui.tables import draw_table
 
 SOURCE = "computed by dlcore.core.archmath from the layer table in dlcore.core.architectures"
 
@@ -38,10 +39,7 @@ def draw_alexnet(network, biases):
         }
         for r in rows
     )
-    st.dataframe(
-        table, hide_index=True, width="stretch", height="content",
-        column_config={"Parameters": st.column_config.NumberColumn(format="localized")},
-    )
+    draw_table(table, {"Parameters": "{:,}"})
     total = am.totals(network)
     st.metric("Total parameters", am.fmt(getattr(total, column)))
     st.markdown(f"**Total** = {am.total_calc(rows, column)}")
@@ -70,10 +68,7 @@ def draw_vgg19(network):
     table.loc[len(table)] = [
         "TOTAL", am.shape_text(total.output_shape), am.fmt(total.activations), am.fmt(total.params_no_bias), total.macs
     ]
-    st.dataframe(
-        table, hide_index=True, width="stretch", height="content",
-        column_config={"Multiplies": st.column_config.NumberColumn(format="localized")},
-    )
+    draw_table(table, {"Multiplies": "{:,}"})
     cols = st.columns(4)
     cols[0].metric("Activations per image", am.fmt(total.activations),
                    help=f"{am.fmt(total.activation_bytes)} bytes at float32 (4 bytes each)")
@@ -229,9 +224,7 @@ def draw_inception(shape, filters):
         "total", "", am.shape_text(totals[naive.name].output_shape), totals[naive.name].macs,
         "", am.shape_text(totals[reduced.name].output_shape), totals[reduced.name].macs,
     ]
-    number = st.column_config.NumberColumn(format="localized")
-    st.dataframe(table, hide_index=True, width="stretch", height="content",
-                 column_config={"Naive: multiplies": number, "Reduction: multiplies": number})
+    draw_table(table, {"Naive: multiplies": "{:,}", "Reduction: multiplies": "{:,}"})
     st.markdown(f"**Saving:** {saved!r}")
 
     with st.expander("Every multiply written out"):
@@ -295,7 +288,7 @@ def own_table_ui():
 
 def draw_own_table(shape, rows):
     checks = am.check_layer_table(shape, rows)
-    st.dataframe(
+    draw_table(
         pd.DataFrame(
             {
                 "row": c.row,
@@ -308,11 +301,7 @@ def draw_own_table(shape, rows):
             }
             for c in checks
         ),
-        hide_index=True, width="stretch", height="content",
-        column_config={
-            "parameters": st.column_config.NumberColumn(format="localized"),
-            "multiplies": st.column_config.NumberColumn(format="localized"),
-        },
+        {"parameters": "{:,}", "multiplies": "{:,}"},
     )
     bad = [c for c in checks if not c.ok]
     for c in bad:
@@ -333,21 +322,42 @@ def main():
     )
     tabs = st.tabs(["AlexNet", "VGG19", "Receptive field", "Inception module", "Build your own"])
     with tabs[0]:
-        st.subheader("AlexNet: parameters, layer by layer")
-        draw_alexnet(*alexnet_ui())
+        alexnet_section()
     with tabs[1]:
         st.subheader("VGG19: activations (memory) and parameters (compute)")
         draw_vgg19(ar.VGG19)
     with tabs[2]:
-        st.subheader("Receptive field of N stacked F×F convolutions")
-        draw_receptive_field(*receptive_field_ui())
+        receptive_field_section()
     with tabs[3]:
-        st.subheader("Inception module: naive vs dimensionality reduction")
-        draw_inception(*inception_ui())
+        inception_section()
     with tabs[4]:
-        st.subheader("Build your own: type a layer table")
-        st.markdown("Edit the cells, add or delete rows; each row is checked and explained.")
-        draw_own_table(*own_table_ui())
+        own_table_section()
+
+
+# A tab with widgets is a fragment: moving its slider reruns that tab only.
+@st.fragment
+def alexnet_section():
+    st.subheader("AlexNet: parameters, layer by layer")
+    draw_alexnet(*alexnet_ui())
+
+
+@st.fragment
+def receptive_field_section():
+    st.subheader("Receptive field of N stacked F×F convolutions")
+    draw_receptive_field(*receptive_field_ui())
+
+
+@st.fragment
+def inception_section():
+    st.subheader("Inception module: naive vs dimensionality reduction")
+    draw_inception(*inception_ui())
+
+
+@st.fragment
+def own_table_section():
+    st.subheader("Build your own: type a layer table")
+    st.markdown("Edit the cells, add or delete rows; each row is checked and explained.")
+    draw_own_table(*own_table_ui())
 
 
 main()

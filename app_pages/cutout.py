@@ -11,8 +11,8 @@ Three tabs, one per homework question:
 
 All augmentation is `dlcore.core.augment`, the same code the training input
 pipeline uses; this page only picks images, draws widgets and shows results.
-Nothing here imports Keras (Streamlit runs every tab's code on each rerun, and
-the gallery must open instantly): parameter counts come from
+Each tab's section is an `st.fragment`: a widget reruns its own tab only. Nothing
+here imports Keras (the gallery must open instantly): parameter counts come from
 dlcore.results.resnet_recipe's arithmetic, training happens in worker processes.
 """
 import numpy as np
@@ -23,8 +23,13 @@ from PIL import Image
 from dlcore.core import augment
 from dlcore.results import tables
 from dlcore.charts import curves
-from dlcore.results import resnet_recipe, time_to_accuracy
+from ui.charts import altair_chart
+from ui.tables import PERCENT, draw_table
+from dlcore.results import full_run_progress, health, resnet_recipe, time_to_accuracy
 from dlcore.engine import data, experiments, jobs, runs
+from ui.dataset_gate import dataset_gate
+from ui.claims import draw_claims
+from ui.x_axis import axis_ui, draw_epoch_curves
 
 # 32×32 pixels are too small to see; shown 4× larger, nearest neighbour so
 # the mask's edges stay sharp.
@@ -219,6 +224,7 @@ def draw_masked_table(captions: list[str], masks: np.ndarray, label: str) -> Non
 
 # ---------------------------------------------------------------- sections
 
+@st.fragment
 def gallery_section() -> None:
     st.markdown(CUTOUT_EXPLAINED)
     gallery, notice = gallery_data()
@@ -274,22 +280,23 @@ def launch_ui(section: str) -> str:
                       captions=[PRESET_CAPTIONS[p] for p in experiments.PRESETS], horizontal=True,
                       key=f"{section}_preset")
     if preset == "full":
+        speed = experiments.speed_estimate("resnet", 50_000 * 100)
         st.warning("The **full** preset is what the homework asks: 50,000 images × up to 100 epochs, ×M "
-                   "with batch augmentation. At the ~175 images/s ResNet-44 reaches on 2 CPU cores that is "
-                   "about **8 hours** for M = 1 and **days** for M = 16. Look at the cached full runs below, "
-                   "or run it on a GPU machine.")
+                   "with batch augmentation. "
+                   + (f"For M = 1, {speed}; M copies take M times as long. " if speed else
+                      "No CPU speed of ResNet-44 has been measured here yet (benchmarks/class_presets.py). ")
+                   + "Look at the cached full runs below, or run it on a GPU machine.")
     return preset
 
 
 def start_ui(section: str, specs: list) -> None:
     """The runs a Start button would launch, what they need, and the button."""
-    st.dataframe(tables.specs_table(specs), hide_index=True)
-    missing = data.missing_for(specs)
-    for message in missing:
-        st.error(message)
+    draw_table(tables.specs_table(specs))
+    st.caption(experiments.time_estimate(specs))
+    ready = dataset_gate(specs, key=f"{section}_data")
     st.caption(f"Runs train in the background, at most {jobs.max_running()} at once (the others wait in a "
                "queue); cancel, resume or delete them on the **Runs** page.")
-    if st.button(f"Start {len(specs)} run(s)", type="primary", disabled=bool(missing) or not specs,
+    if st.button(f"Start {len(specs)} run(s)", type="primary", disabled=not ready or not specs,
                  key=f"{section}_start"):
         _, error = jobs.start_many(specs)
         if error:
@@ -343,8 +350,9 @@ def draw_runs_by_preset(section: str, shown: tuple, shortcut: str | None) -> Non
         st.rerun()
     draw_training_now(training_now(found), section)
     curve = curve_ui(section)
+    axis = axis_ui(f"{section}_axis")
     for preset, group in by_preset(found).items():
-        draw_preset_group(section, preset, group, curve)
+        draw_preset_group(section, preset, group, curve, axis)
 
 
 def curve_ui(section: str) -> str:
@@ -366,13 +374,25 @@ def draw_training_now(active: list, section: str) -> None:
         st.progress(row["progress"], text=f"{row['run']} · {row['state']} · epoch {row['epoch']}{eta}")
     batches = tables.batches_frame(active)
     if not batches.empty:
-        st.altair_chart(curves.loss_vs_step(batches, view=f"{section}_steps"), key=f"{section}_steps")
+        altair_chart(curves.loss_vs_step(batches, view=f"{section}_steps"), key=f"{section}_steps")
         st.caption(curves.runs_caption(active, "Batch loss (each point the mean over the batches since the "
                                                "previous one), streaming"))
 
 
-def draw_preset_group(section: str, preset: str, group: list, curve: str) -> None:
-    """One chart and one table per preset; shortened presets say what they shortened."""
+def draw_full_progress(section: str, experiment_names: list) -> None:
+    """How far each full run of these experiments has got, and whether the next GPU machine continues it."""
+    if not experiment_names:
+        return
+    # A static table: "where it stands" wraps instead of running off the right edge.
+    draw_table(full_run_progress.full_run_progress(experiment_names),
+               {"fraction done": PERCENT, "best test accuracy": PERCENT})
+    st.caption("Full runs train on lent GPU machines, a lease at a time; one cut short keeps its last "
+               "finished epoch's checkpoint and continues on the next (dlcore.results.full_run_progress).")
+
+
+def draw_preset_group(section: str, preset: str, group: list, curve: str, axis=None) -> None:
+    """One chart and one table per preset; shortened presets say what they shortened. `axis`
+    (ui.x_axis.axis_ui): another x-axis than epochs, or smoothing, draws the any-axis chart."""
     st.markdown(f"#### {PRESET_TITLES[preset]}")
     if preset != "full":
         for note in dict.fromkeys(tables.run_notes(r) for r in group):
@@ -381,18 +401,26 @@ def draw_preset_group(section: str, preset: str, group: list, curve: str) -> Non
     if cut_short:
         st.warning(f"**Stopped before the end:** {', '.join(cut_short)}. Their last epoch is shown as it "
                    "is, not as a full-length result.")
+    if preset == "full":
+        draw_full_progress(section, sorted({r.spec.get("experiment") for r in group} & set(experiments.CATALOGUE)))
     frame = tables.epochs_frame(group)
     if frame.empty:
         st.info("No finished epoch yet: the first point appears when an epoch ends.")
     else:
         view = f"{section}_{preset}"
-        if curve == "val_accuracy":
-            chart = curves.error_vs_epoch_with_target(frame, time_to_accuracy.TARGET, view=view)
+        if axis is not None and (axis.x != "epoch" or axis.smoothing):
+            draw_epoch_curves(group, curve, axis, f"{view}_{curve}_axis", error=curve != "loss")
         else:
-            chart = curves.metric_vs_epoch_with_legend_room(frame, curve, error=curve == "accuracy", view=view)
-        st.altair_chart(chart, key=f"{view}_{curve}")
+            if curve == "val_accuracy":
+                chart = curves.error_vs_epoch_with_target(frame, time_to_accuracy.TARGET, view=view)
+            else:
+                chart = curves.metric_vs_epoch_with_legend_room(frame, curve, error=curve == "accuracy", view=view)
+            altair_chart(chart, key=f"{view}_{curve}")
         st.caption(curves.runs_caption(group, f"{CURVE_SOURCES[curve]} per epoch"))
+    for sentence in health.flagged(group, tables.run_labels(group)):
+        st.error(sentence, icon=":material/warning:")
     draw_time_to_target(group, section, preset)
+    draw_claims(sorted({r.spec.get("experiment") for r in group}), group)
     with st.expander("Provenance: where these numbers come from"):
         for run, label in zip(group, tables.run_labels(group)):
             st.markdown(f"**{label}**")
@@ -401,13 +429,8 @@ def draw_preset_group(section: str, preset: str, group: list, curve: str) -> Non
 
 def draw_time_to_target(group: list, section: str, preset: str) -> None:
     table = time_to_accuracy.comparison_table(group)
-    st.dataframe(
-        table[TABLE_COLUMNS], hide_index=True, key=f"{section}_{preset}_table",
-        column_config={
-            "test accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
-            "images/s": st.column_config.NumberColumn("images/s", format="%.0f"),
-            "reports": st.column_config.TextColumn("reports", width="large"),
-        })
+    # A static table: the "reports" column wraps instead of running off the right edge.
+    draw_table(table[TABLE_COLUMNS], {"test accuracy": PERCENT, "images/s": "{:.0f}"})
     st.caption(
         f"Per run (dlcore.results.time_to_accuracy): the first epoch with test accuracy ≥ "
         f"{time_to_accuracy.TARGET:.0%} and the wall-clock until then (training plus the per-epoch test "
@@ -429,12 +452,9 @@ def parameter_table(depth: int) -> pd.DataFrame:
 
 
 def draw_parameter_counts(table: pd.DataFrame) -> None:
-    st.dataframe(table, hide_index=True, column_config={
-        "how": st.column_config.TextColumn("where the shape changes", width="medium"),
-        "total": st.column_config.NumberColumn("parameters", format="localized"),
-        "trainable": st.column_config.NumberColumn("trainable", format="localized"),
-        "non_trainable": st.column_config.NumberColumn("non-trainable (batch-norm statistics)",
-                                                       format="localized")})
+    shown = table.rename(columns={"how": "where the shape changes", "total": "parameters",
+                                  "non_trainable": "non-trainable (batch-norm statistics)"})
+    draw_table(shown, {c: "{:,}" for c in ("parameters", "trainable", "non-trainable (batch-norm statistics)")})
     st.caption("Counted by dlcore.results.resnet_recipe.parameters: the layer arithmetic of dlcore.keras_parts.models.resnet_v1 "
                "(3×3 convolutions without bias, batch norm after each, a 64→10 softmax layer), checked "
                "against Keras's count_params in the tests. He et al. (Table 6) give 0.66 M for ResNet-44.")
@@ -446,6 +466,7 @@ def draw_recipe(spec) -> None:
                "(dlcore.engine.experiments.resnet_runs; learning-rate marks converted to epochs of its data).")
 
 
+@st.fragment
 def resnet_section() -> None:
     st.markdown(RESNET_EXPLAINED)
     st.markdown("**Parameters of ResNet-44 with either shortcut**")
@@ -475,12 +496,15 @@ def resnet_section() -> None:
 # ---------------------------------------------------------------- training: batch augmentation (4.3)
 
 def batch_copies_ui() -> tuple[list[int], bool]:
-    Ms = st.multiselect("M (cutout copies per sample)", M_CHOICES, default=list(M_CHOICES), key="batch_Ms")
+    # The class preset's set (benchmarks/class_presets.py keeps it within 8 minutes with M = 1).
+    Ms = st.multiselect("M (cutout copies per sample)", M_CHOICES, default=list(experiments.RESNET_CLASS_MS),
+                        key="batch_Ms")
     baseline = st.checkbox("Also train the M = 1 baseline (pad-crop-flip, no cutout)", value=False,
                            key="batch_baseline")
     return sorted(Ms), baseline
 
 
+@st.fragment
 def batch_augmentation_section() -> None:
     st.markdown(BATCH_RUNS_EXPLAINED)
     st.subheader("Train with M copies per sample")
