@@ -177,12 +177,20 @@ def start_runs(specs):
 
 # --- The table of every run -----------------------------------------------------------------
 
+NOTES_SHOWN = 60  # characters of a run's notes in the list of all runs
+
+
 def draw_runs_table():
     all_runs = list_all_runs()
     rerun_if_activity_changed(all_runs)
     # A static table: every column stays on screen at 1024 px (a data grid scrolled the notes away).
-    draw_table(tables.runs_table(all_runs).rename(columns={"id": "folder"}),
-               {"progress": PERCENT, "images/s": "{:.0f}", "val accuracy": PERCENT})
+    table = tables.runs_table(all_runs).rename(columns={"id": "folder"})
+    # A preset's notes run to a paragraph, which squeezed the column to one word a line and every
+    # row to a screen's height: the list shows their start, the opened run shows them whole.
+    # A damaged row keeps all of its notes: they say what is wrong.
+    long = (table["state"] != "damaged") & (table["notes"].str.len() > NOTES_SHOWN)
+    table.loc[long, "notes"] = table.loc[long, "notes"].str.slice(0, NOTES_SHOWN).str.rstrip() + " … (open the run)"
+    draw_table(table, {"progress": PERCENT, "images/s": "{:.0f}", "val accuracy": PERCENT})
     st.caption("Flag: diverged (a loss that is not a number), loss exploded (test loss far above ln 10) or at "
                "chance (accuracy ≈ 10 %): open the run for the likely cause. Live runs first, then cached ones. A shortened preset says so in its preset and notes; "
                "ETA is from the mean of the last three epochs.")
