@@ -28,6 +28,7 @@ from ui.tables import PERCENT, draw_table
 from dlcore.results import full_run_progress, health, resnet_recipe, time_to_accuracy
 from dlcore.engine import data, experiments, jobs, runs
 from ui.dataset_gate import dataset_gate
+from ui.lazy_tabs import lazy_tabs
 from ui.claims import draw_claims
 from ui.x_axis import axis_ui, draw_epoch_curves
 
@@ -291,7 +292,7 @@ def launch_ui(section: str) -> str:
 
 def start_ui(section: str, specs: list) -> None:
     """The runs a Start button would launch, what they need, and the button."""
-    draw_table(tables.specs_table(specs))
+    draw_table(tables.specs_table(specs), shared_once=True)
     st.caption(experiments.time_estimate(specs))
     ready = dataset_gate(specs, key=f"{section}_data")
     st.caption(f"Runs train in the background, at most {jobs.max_running()} at once (the others wait in a "
@@ -430,7 +431,7 @@ def draw_preset_group(section: str, preset: str, group: list, curve: str, axis=N
 def draw_time_to_target(group: list, section: str, preset: str) -> None:
     table = time_to_accuracy.comparison_table(group)
     # A static table: the "reports" column wraps instead of running off the right edge.
-    draw_table(table[TABLE_COLUMNS], {"test accuracy": PERCENT, "images/s": "{:.0f}"})
+    draw_table(table[TABLE_COLUMNS], {"test accuracy": PERCENT, "images/s": "{:.0f}"}, shared_once=True)
     st.caption(
         f"Per run (dlcore.results.time_to_accuracy): the first epoch with test accuracy ≥ "
         f"{time_to_accuracy.TARGET:.0%} and the wall-clock until then (training plus the per-epoch test "
@@ -539,14 +540,27 @@ def batch_augmentation_section() -> None:
 def main() -> None:
     st.title("4 · Cutout and batch augmentation")
     st.markdown(INTRO)
-    gallery_tab, resnet_tab, batch_tab = st.tabs(
-        ["Cutout gallery", "ResNet-44 baseline", "Batch augmentation (M copies)"])
-    with gallery_tab:
-        gallery_section()
-    with resnet_tab:
-        resnet_section()
-    with batch_tab:
-        batch_augmentation_section()
+    # Lazy tabs, bound to the URL (?tab=...): only the open one is drawn, so the gallery opens without
+    # reading every run of the two training tabs.
+    gallery_tab, resnet_tab, batch_tab = lazy_tabs(TAB_KEYS)
+    if gallery_tab.open:
+        with gallery_tab:
+            gallery_section()
+    if resnet_tab.open:
+        with resnet_tab:
+            resnet_section()
+    if batch_tab.open:
+        with batch_tab:
+            batch_augmentation_section()
+
+
+# Each tab's widgets (a name ending in _ is a prefix): kept while another tab is open (ui.lazy_tabs).
+TAB_KEYS = {
+    "Cutout gallery": ("pick_mode", "classes", "nth", "n_random", "pick_seed", "mask_size", "squares", "seed",
+                       "fill", "copy_of", "M"),
+    "ResNet-44 baseline": ("resnet_",),
+    "Batch augmentation (M copies)": ("batch_",),
+}
 
 
 main()

@@ -17,11 +17,13 @@ import streamlit as st
 from dlcore.engine import experiments, jobs, runs
 from dlcore.results import health, tables
 from dlcore.charts import curves
+from ui import charts
 from ui.charts import altair_chart
 from ui.tables import draw_table
 from dlcore.results import generalization
 from dlcore.core import rangetest, schedules
 from ui.dataset_gate import dataset_gate
+from ui.lazy_tabs import lazy_tabs
 from dlcore.core import lr_finder_rules
 from ui.claims import draw_claims
 from ui.range_test_rules import draw_range_test_rules
@@ -42,19 +44,28 @@ saddle points and sharp minima, the low rates settle. The bounds come from a sho
 rate does the same job as decaying the rate.
 """
     )
-    # A key keeps the open tab across the rerun that follows a Start button.
-    schedules_tab, range_tab, clr_tab, growth_tab = st.tabs(
-        ["Schedules", "LR range test", "CLR run", "Growing the batch"], key="cyclical_tab"
-    )
-    with schedules_tab:
-        schedules_section()
+    # Lazy tabs, bound to the URL (?tab=CLR+run opens that tab): only the open one is drawn, so a first
+    # visit reads no run at all. The key keeps the open tab across the rerun that follows a Start button.
+    schedules_tab, range_tab, clr_tab, growth_tab = lazy_tabs(TAB_KEYS)
+    if schedules_tab.open:
+        with schedules_tab:
+            schedules_section()
+            growth_planner_section()
     # The bounds read off the range test (or typed over it) feed the two runs after it.
-    with range_tab:
-        bounds = range_test_section()
-    with clr_tab:
-        clr_section(bounds)
-    with growth_tab:
-        batch_growth_section(bounds)
+    if range_tab.open:
+        with range_tab:
+            range_test_section()
+    if clr_tab.open:
+        with clr_tab:
+            clr_section(kept_bounds())
+    if growth_tab.open:
+        with growth_tab:
+            batch_growth_section(kept_bounds())
+
+
+# Each tab's widgets, by the start of their keys: kept while another tab is open (ui.lazy_tabs).
+TAB_KEYS = {"Schedules": ("clr_",), "LR range test": ("rt_",), "CLR run": ("clrrun_",),
+            "Growing the batch": ("growth_",)}
 
 
 # ---------------------------------------------------------------- Schedules
@@ -90,6 +101,10 @@ def schedules_section():
             draw_apex_table(apexes)
     draw_policy_formulas()
 
+
+# A section of its own: the schedule's sliders do not redraw its chart and table, nor its sliders theirs.
+@st.fragment
+def growth_planner_section():
     st.subheader("Growing the batch, and fitting it in memory")
     k, max_micro_batch = batch_growth_ui()
     plan = schedules.batch_growth_plan(
@@ -187,11 +202,13 @@ def batch_growth_ui():
     return k, max_micro_batch
 
 
-def draw_batch_growth(plan, k, max_micro_batch):
-    g = schedules.BATCH_GROWTH
+@st.cache_data(show_spinner=False)
+def batch_growth_chart_spec(sizes: tuple, columns: tuple) -> dict:
+    """The plan's chart without its rows: its shape (the batch sizes on the axis) does not change with
+    k or the memory limit, so Altair builds it once and each move of those sliders only swaps the rows."""
     fits = alt.datum["accumulation steps"] == 1
     chart = (
-        alt.Chart(plan)
+        alt.Chart(alt.NamedData("growth_plan"))
         .mark_rule(strokeWidth=4)
         .encode(
             x=alt.X("first iteration:Q", title="iteration"),
@@ -199,15 +216,21 @@ def draw_batch_growth(plan, k, max_micro_batch):
             y=alt.Y(
                 "batch size:Q",
                 scale=alt.Scale(type="log", base=2, padding=12),
-                axis=alt.Axis(values=plan["batch size"].tolist()),
+                axis=alt.Axis(values=list(sizes)),
                 title="batch size (log₂ axis)",
             ),
             color=alt.condition(fits, alt.value("#4c78a8"), alt.value("#e45756")),
-            tooltip=list(plan.columns),
+            tooltip=[f"{c}:Q" for c in columns],
         )
         .properties(height=260)
     )
-    st.altair_chart(chart)
+    return charts.spec_with_tables(chart, {})
+
+
+def draw_batch_growth(plan, k, max_micro_batch):
+    g = schedules.BATCH_GROWTH
+    spec = batch_growth_chart_spec(tuple(plan["batch size"].tolist()), tuple(plan.columns))
+    charts.draw_spec(spec, {"growth_plan": plan}, width="stretch", key="planner_chart")
     st.caption(
         f"dlcore.core.schedules.batch_growth: batch {g['start']} ×{g['factor']} every k = {k} iterations up to "
         f"{g['stop']}; red = larger than the {max_micro_batch}-sample memory limit, built by gradient "
@@ -312,7 +335,7 @@ def draw_launch(specs, key: str, what: str):
     for spec in specs:
         st.markdown(f"**Would launch** `{spec.label}`: {schedules.describe(spec.schedule)}; "
                     f"batch {spec.batch_size}, at most {spec.epochs} epochs. {spec.notes}")
-    draw_table(tables.specs_table(specs))
+    draw_table(tables.specs_table(specs), shared_once=True)
     st.caption(experiments.time_estimate(specs))
     with st.expander("The spec(s) as JSON"):
         for spec in specs:
@@ -331,7 +354,7 @@ def draw_launch(specs, key: str, what: str):
 
 
 def draw_provenance(runs_list):
-    draw_table(tables.runs_provenance(runs_list))
+    draw_table(tables.runs_provenance(runs_list), shared_once=True)
     for run in runs_list:
         reason = run.provenance.get("stop_reason") or run.status.get("reason")
         if reason:
@@ -392,15 +415,46 @@ def choose_range_test_ui(tests):
         st.session_state["rt_read"] = started[0]  # the test just started: what the class watches
     elif st.session_state.get("rt_read") not in by_path:
         st.session_state.pop("rt_read", None)  # deleted since
-    # Without a live or full-length test, open the shortened sweep: its 40 rates read better than
-    # 10 candidates held for only 4 batches each, whose plateau is mostly batch-to-batch noise.
+    path = st.selectbox("Range test to read", list(by_path), format_func=labels.get, key="rt_read",
+                        index=None if "rt_read" in st.session_state else default_range_test(tests))
+    return by_path[path]
+
+
+def default_range_test(tests) -> int:
+    """The range test the menu opens on. Without a live or full-length test, the shortened sweep: its 40
+    rates read better than 10 candidates held for only 4 batches each, whose plateau is mostly noise."""
     index = default_run(tests)
     if tests[index].source == "cached" and tests[index].preset != "full":
         index = next((i for i, r in enumerate(tests) if r.source == "cached" and r.spec.get("name") == "sweep"),
                      index)
-    path = st.selectbox("Range test to read", list(by_path), format_func=labels.get, key="rt_read",
-                        index=None if "rt_read" in st.session_state else index)
-    return by_path[path]
+    return index
+
+
+BOUNDS_KEPT = "rt_bounds"
+
+
+def keep_bounds(bounds: Bounds) -> Bounds:
+    """What the range-test tab decided, for the CLR and batch-growth tabs (drawn while it is not)."""
+    st.session_state[BOUNDS_KEPT] = tuple(bounds)
+    return bounds
+
+
+def kept_bounds() -> Bounds:
+    """The bounds the range-test tab chose when it was last drawn; before that, its default reading:
+    the suggestion of the range test its menu opens on, else the catalogue's fallback."""
+    if BOUNDS_KEPT in st.session_state:
+        return Bounds(*st.session_state[BOUNDS_KEPT])
+    tests = experiment_runs("range_test")
+    run = tests[default_range_test(tests)] if tests else None
+    suggestion = read_suggestion(run)[0] if run is not None else None
+    return Bounds(*suggested_bounds(suggestion, run))
+
+
+def suggested_bounds(suggestion, run) -> tuple[float, float, str]:
+    """(lr_min, lr_max, where they come from) when the user does not override them."""
+    if suggestion is not None:
+        return suggestion.lr_min, suggestion.lr_max, f"suggested by the range test {tables.run_label(run)}"
+    return (*experiments.CLR_FALLBACK_BOUNDS, "the catalogue's fallback (no range test read)")
 
 
 def read_suggestion(run):
@@ -429,11 +483,9 @@ def bounds_ui(suggestion, run, why_not: str) -> Bounds:
     if suggestion is not None:
         st.success(f"**Suggested: lr_min = {suggestion.lr_min:.3g}, lr_max = {suggestion.lr_max:.3g}** "
                    f"(read from {tables.run_label(run)}). {suggestion.explanation}")
-        default, source = (suggestion.lr_min, suggestion.lr_max), f"suggested by the range test {tables.run_label(run)}"
-    else:
-        if run is not None:
-            st.warning(f"No suggestion from {tables.run_label(run)}: {why_not.rstrip('.')}.")
-        default, source = experiments.CLR_FALLBACK_BOUNDS, "the catalogue's fallback (no range test read)"
+    elif run is not None:
+        st.warning(f"No suggestion from {tables.run_label(run)}: {why_not.rstrip('.')}.")
+    *default, source = suggested_bounds(suggestion, run)
     override = st.toggle("Override the suggestion", key="rt_override",
                          help="Type your own lr_min and lr_max; the CLR and batch-growth tabs use them.")
     if not override:
@@ -448,7 +500,7 @@ def bounds_ui(suggestion, run, why_not: str) -> Bounds:
     if not lr_min < lr_max:
         st.error(f"lr_min ({lr_min:g}) must be below lr_max ({lr_max:g}): a cycle needs room to move.")
     st.caption(f"The CLR and batch-growth tabs use lr_min = {lr_min:.3g} and lr_max = {lr_max:.3g} ({source}).")
-    return Bounds(lr_min, lr_max, source)
+    return keep_bounds(Bounds(lr_min, lr_max, source))
 
 
 def draw_range_test(source: str, path: str, marks: dict):
@@ -626,8 +678,9 @@ def comparison_section(growth_runs, clr_runs):
     table = generalization.comparison_table({growth_labels[g]: growth_runs[g], clr_labels[c]: clr_runs[c]})
     if not table.empty:
         draw_table(table, {"test accuracy": "{:.1%}", "test loss": "{:.4f}", "training loss": "{:.4f}",
-                           "test − training loss": "{:+.4f}", "updates": "{:.0f}"})
-    st.markdown(generalization.generalization_sentence(growth_runs[g], clr_runs[c]))
+                           "test − training loss": "{:+.4f}", "updates": "{:.0f}"}, shared_once=True)
+    points = generalization.generalization_points(growth_runs[g], clr_runs[c])
+    st.markdown("\n".join(f"- {point}" for point in points))
     draw_clock_comparison([growth_runs[g], clr_runs[c]])
     if growth_runs[g].preset != "full" or clr_runs[c].preset != "full":
         st.info(SHORT_RUN_NOTE)

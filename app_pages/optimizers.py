@@ -152,9 +152,17 @@ def race_settings_ui() -> dict:
 
 
 # --- compute (cached: moving the step slider must not rerun the race) ---------------------
-@st.cache_data(max_entries=64, show_spinner=False)
+# st.cache_resource: one read-only copy shared by every session. A race holds every state of five
+# paths of up to 1000 steps; st.cache_data pickled it in and out on each use, slower than the maths.
+@st.cache_resource(max_entries=64, show_spinner=False)
 def compute_race(surface: str, start: tuple, steps: int, hparams: dict) -> dict:
     return rules.race(surface, start, steps, hparams)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def race_paths(surface: str, start: tuple, steps: int, hparams: dict) -> pd.DataFrame:
+    """Every path point of a race, one row each (read-only, shared: built once per race, not per step)."""
+    return pd.DataFrame(rules.race_records(compute_race(surface, start, steps, hparams)))
 
 
 @st.cache_data(show_spinner=False)
@@ -162,9 +170,10 @@ def surface_grid(surface: str) -> pd.DataFrame:
     return pd.DataFrame(surfaces.grid(surfaces.SURFACES[surface]))
 
 
-def race_frames(race: dict, t: int):
-    """The race as tables: every path point, each method's state at t, and where to mark it."""
-    paths = pd.DataFrame(rules.race_records(race))
+def race_frames(race: dict, t: int, paths: pd.DataFrame | None = None):
+    """The race as tables: every path point (`paths`, when already built), each method's state at t,
+    and where to mark it."""
+    paths = pd.DataFrame(rules.race_records(race)) if paths is None else paths
     inspector = pd.DataFrame(rules.inspector_rows(race, t))
     now = inspector[["method", "step", "w1", "w2", "loss", "status"]].rename(columns={"step": "step shown"})
     now["state"] = ["running" if s in ("ok", "running") else "stopped here" for s in now["status"]]
@@ -235,13 +244,21 @@ def loss_chart() -> alt.LayerChart:
     return (lines + rule).properties(height=460)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False)
+def surface_chart_specs(surface: str) -> tuple[dict, dict]:
+    """Both race charts of a surface, with its grid and no race: Altair builds them once per surface
+    (a few hundred ms), not once per race."""
+    return (charts.spec_with_tables(race_chart(surfaces.SURFACES[surface]), {"race_grid": surface_grid(surface)}),
+            charts.spec_with_tables(loss_chart(), {}))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
 def race_chart_specs(surface: str, start: tuple, steps: int, hparams: dict) -> tuple[dict, dict]:
-    """Both race charts of one race, with the grid and the whole paths in them, once per race."""
-    paths = pd.DataFrame(rules.race_records(compute_race(surface, start, steps, hparams)))
-    return (charts.spec_with_tables(race_chart(surfaces.SURFACES[surface]),
-                                    {"race_grid": surface_grid(surface), "race_paths": paths}),
-            charts.spec_with_tables(loss_chart(), {"race_paths": paths}))
+    """Both race charts of one race: its surface's, with the whole paths in them, once per race
+    (read-only, shared: draw_spec copies what it changes)."""
+    paths = {"race_paths": race_paths(surface, start, steps, hparams)}
+    contours, losses = surface_chart_specs(surface)
+    return charts.with_tables(contours, paths), charts.with_tables(losses, paths)
 
 
 def step_tables(paths: pd.DataFrame, now: pd.DataFrame, t: int) -> dict[str, pd.DataFrame]:
@@ -301,6 +318,10 @@ def draw_comparison() -> None:
     st.table(pd.DataFrame(rules.COMPARISON).set_index(""))
 
 
+RULE_TABS = [rules.TITLES[m] for m in rules.METHODS] + ["AdaDelta & Adam vs RMSProp"]
+RULE_TAB, RULE_TAB_KEPT = "rule_tab", "_rule_tab_kept"
+
+
 def update_rules_tab(race: dict, settings: dict) -> None:
     surface = surfaces.SURFACES[settings["surface"]]
     st.markdown(
@@ -309,12 +330,20 @@ def update_rules_tab(race: dict, settings: dict) -> None:
         "with the hyper-parameters set in the sidebar. Each vector is (w₁, w₂); "
         "⊙, squares and roots act per coordinate."
     )
-    tabs = st.tabs([rules.TITLES[m] for m in rules.METHODS] + ["AdaDelta & Adam vs RMSProp"])
+    # Lazy: only the open method's tab is drawn (each holds a dozen equations), and a slider draws it alone.
+    # The method tab is kept while another top tab is open: these tabs are not drawn then, and
+    # Streamlit forgets the state of a widget that is not drawn.
+    if RULE_TAB not in st.session_state and RULE_TAB_KEPT in st.session_state:
+        st.session_state[RULE_TAB] = st.session_state[RULE_TAB_KEPT]
+    tabs = st.tabs(RULE_TABS, key=RULE_TAB, on_change="rerun")
+    st.session_state[RULE_TAB_KEPT] = st.session_state[RULE_TAB]
     for tab, m in zip(tabs, rules.METHODS):
-        with tab:
-            draw_rule(m, race[m], settings["t"])
-    with tabs[-1]:
-        draw_comparison()
+        if tab.open:
+            with tab:
+                draw_rule(m, race[m], settings["t"])
+    if tabs[-1].open:
+        with tabs[-1]:
+            draw_comparison()
 
 
 # --- tab 2: the race ----------------------------------------------------------------
@@ -334,8 +363,9 @@ def race_tab(race: dict, settings: dict) -> None:
     st.markdown(f"**{surface.title}.** {surface.lesson}")
     st.latex(surface.latex)
     draw_divergence(race)
-    paths, inspector, now = race_frames(race, settings["t"])
-    contours, losses = race_chart_specs(settings["surface"], settings["start"], settings["steps"], settings["hparams"])
+    key = (settings["surface"], settings["start"], settings["steps"], settings["hparams"])
+    paths, inspector, now = race_frames(race, settings["t"], race_paths(*key))
+    contours, losses = race_chart_specs(*key)
     shown = step_tables(paths, now, settings["t"])
     left, right = st.columns([3, 2])
     with left:
@@ -481,7 +511,7 @@ def mlp_specs(launch: dict) -> list:
 def mlp_start_ui(specs: list) -> None:
     if not specs:
         return
-    draw_table(tables.specs_table(specs))
+    draw_table(tables.specs_table(specs), shared_once=True)
     st.caption(experiments.time_estimate(specs))
     ready = dataset_gate(specs, key=mlp_key("data"))
     st.caption(f"Runs train in the background, at most {jobs.max_running()} at once (the others wait in a "
@@ -594,17 +624,19 @@ def draw_mlp_results(numbers: dict, where: str) -> None:
                        f"{r.title}: {r.verdict.reason}.")
     st.markdown("**Results**")
     # A static table: all of it stays on screen at 1024 px (a data grid scrolled its right half away).
-    draw_table(numbers["table"], {
-        "final training loss": "{:.3f}", "best test accuracy": ui_tables.PERCENT,
-        "final test accuracy": ui_tables.PERCENT, "wall-clock (s)": "{:.0f}", "s/epoch (median)": "{:.1f}",
-        "first epoch (s)": "{:.1f}", "images/s": "{:.0f}"})
+    draw_table(numbers["table"], {"final training loss": "{:.3f}", "best test accuracy": ui_tables.PERCENT,
+                                  "final test accuracy": ui_tables.PERCENT}, shared_once=True)
     st.caption("Per run (dlcore.results.optimizer_comparison): final training loss = the last epoch's mean loss (with "
                "L2 it includes the penalty); test accuracy after each epoch on the run's test set (CIFAR-10's "
-               "10,000 test images in the full preset, 100 per class in the class preset), best and last; "
-               "wall-clock at the last epoch (training plus the per-epoch test evaluation); s/epoch = the "
-               "median epoch, the first left out because it includes compiling the model. Verdict: ok; "
-               "diverged (loss not finite, or chance accuracy with a loss far above ln 10); chance (learned "
-               "nothing); pending (no finished epoch yet).")
+               "10,000 test images in the full preset, 100 per class in the class preset), best and last. "
+               "Verdict: ok; diverged (loss not finite, or chance accuracy with a loss far above ln 10); chance "
+               "(learned nothing); pending (no finished epoch yet).")
+    draw_table(optimizer_comparison.run_times_table(found), {
+        "wall-clock": "{:.0f}", "median epoch": "{:.1f}", "first epoch": "{:.1f}", "images/s": "{:.0f}"},
+        shared_once=True)
+    st.caption("Seconds: wall-clock at the last epoch (training plus the per-epoch test evaluation); median "
+               "epoch, the first left out because it includes compiling the model; the first epoch. images/s: "
+               "training images per second, median over epochs.")
     if not numbers["times"].empty:
         st.markdown("**Training time with and without dropout** (dropout − L2, per method)")
         draw_table(numbers["times"], {c: "{:.3f}" if "epoch" in c else "{:.1f}"
@@ -616,7 +648,7 @@ def draw_mlp_results(numbers: dict, where: str) -> None:
 
 def draw_mlp_provenance(numbers: dict, group: list) -> None:
     st.markdown("**Provenance**")
-    draw_table(numbers["provenance"])
+    draw_table(numbers["provenance"], shared_once=True)
     if numbers["sharing"]:
         st.caption(numbers["sharing"])
     with st.expander("Every field of each run's provenance"):
@@ -719,21 +751,33 @@ def main() -> None:
     if bad:
         st.warning(f"Some settings in the link were not valid and were replaced by defaults: {', '.join(bad)}.")
     st.sidebar.header("Race settings")
-    rules_tab, race_tab_, mlp_tab = st.tabs(["Update rules", "Optimizer race", "MLP on CIFAR-10"])
+    # Lazy tabs, bound to the URL (?tab=Optimizer+race opens the race): only the open one is drawn.
+    rules_tab, race_tab_, mlp_tab = st.tabs(TABS, key="tab", bind="query-params")
     race_section(rules_tab, race_tab_)
-    with mlp_tab:
-        mlp_experiments_section()
+    if mlp_tab.open:
+        with mlp_tab:
+            mlp_experiments_section()
+
+
+TABS = ["Update rules", "Optimizer race", "MLP on CIFAR-10"]
 
 
 @st.fragment
 def race_section(rules_tab, race_tab_) -> None:
-    """The sidebar's race settings and the two tabs they drive: a slider reruns only this part."""
+    """The sidebar's race settings and the tab they drive (when open): a slider reruns only this part.
+
+    The sidebar is drawn on every tab, so the settings (and the URL) stay while the MLP tab is open.
+    """
     settings = race_settings_ui()
+    if not (rules_tab.open or race_tab_.open):
+        return
     race = compute_race(settings["surface"], settings["start"], settings["steps"], settings["hparams"])
-    with rules_tab:
-        update_rules_tab(race, settings)
-    with race_tab_:
-        race_tab(race, settings)
+    if rules_tab.open:
+        with rules_tab:
+            update_rules_tab(race, settings)
+    if race_tab_.open:
+        with race_tab_:
+            race_tab(race, settings)
 
 if __name__ == "__main__":
     main()

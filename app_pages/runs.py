@@ -159,7 +159,7 @@ def start_run_ui():
         except experiments.SpecError as err:
             st.error(f"This experiment cannot be built: {err}")
             return
-        draw_table(tables.specs_table(specs))
+        draw_table(tables.specs_table(specs), shared_once=True)
         st.caption(experiments.time_estimate(specs))
         ready = dataset_gate(specs, key="runs_data")
         st.caption(f"At most {jobs.max_running()} run(s) train at once; the others wait in a queue.")
@@ -178,22 +178,32 @@ def start_runs(specs):
 # --- The table of every run -----------------------------------------------------------------
 
 NOTES_SHOWN = 60  # characters of a run's notes in the list of all runs
+# The list of all runs in two tables, so that each stays whole at 1024 px: how each run is
+# doing, and (in an expander) where and how fast it ran. A run's label already says its preset
+# and whether it is cached ("mlp_l2/adam (full, cached)").
+STATUS_COLUMNS = ["run", "state", "progress", "epoch", "ETA", "val accuracy", "flag", "notes"]
+DETAIL_COLUMNS = ["run", "preset", "wall-clock", "images/s", "hardware", "started", "warnings", "folder"]
 
 
 def draw_runs_table():
     all_runs = list_all_runs()
     rerun_if_activity_changed(all_runs)
-    # A static table: every column stays on screen at 1024 px (a data grid scrolled the notes away).
+    # Static tables: every column stays on screen at 1024 px (a data grid scrolled the notes away).
     table = tables.runs_table(all_runs).rename(columns={"id": "folder"})
     # A preset's notes run to a paragraph, which squeezed the column to one word a line and every
     # row to a screen's height: the list shows their start, the opened run shows them whole.
     # A damaged row keeps all of its notes: they say what is wrong.
     long = (table["state"] != "damaged") & (table["notes"].str.len() > NOTES_SHOWN)
     table.loc[long, "notes"] = table.loc[long, "notes"].str.slice(0, NOTES_SHOWN).str.rstrip() + " … (open the run)"
-    draw_table(table, {"progress": PERCENT, "images/s": "{:.0f}", "val accuracy": PERCENT})
+    draw_table(table[STATUS_COLUMNS], {"progress": PERCENT, "val accuracy": PERCENT})
     st.caption("Flag: diverged (a loss that is not a number), loss exploded (test loss far above ln 10) or at "
-               "chance (accuracy ≈ 10 %): open the run for the likely cause. Live runs first, then cached ones. A shortened preset says so in its preset and notes; "
+               "chance (accuracy ≈ 10 %): open the run for the likely cause. Live runs first, then cached ones "
+               "(their label says \"cached\"). A shortened preset says so in its preset and notes; "
                "ETA is from the mean of the last three epochs.")
+    with st.expander("Preset, wall-clock, speed, hardware, date and folder of every run"):
+        draw_table(table[DETAIL_COLUMNS], {"images/s": "{:.0f}"})
+        st.caption("images/s: training images per second (median over epochs); started: the day the run "
+                   "started (or was queued); warnings: unreadable lines in its files; folder: its run folder.")
 
 
 def draw_full_run_progress(experiment_names=None, key="full_progress"):

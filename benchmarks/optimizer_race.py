@@ -1,13 +1,17 @@
-"""How long the optimizer race takes to recompute, next to drawing it (issue 3).
+"""How long the optimizer race takes to recompute, next to drawing it (issues 3 and 14).
 
-Every slider move on the optimizers page reruns the five trajectories
-(dlcore.core.rules.race, NumPy) and rebuilds the race chart (Altair). The
-recomputation must stay well under the chart's own cost, or the page would
-be slow because of the maths rather than the drawing. This prints, per
-surface, the median time to recompute all five trajectories of 500 steps and
-the median time of one render of the race chart to a Vega-Lite spec
-(``chart.to_dict()``, which validates the spec and inlines the data, and
-``chart.to_json()``), and their ratio.
+Every new race on the optimizers page (a sidebar setting changed) reruns the five
+trajectories (dlcore.core.rules.race, NumPy) and sends their paths into the two race
+charts; moving the step slider sends only what step t shows. The charts' Vega-Lite specs
+are built by Altair once per surface (app_pages/optimizers.surface_chart_specs, cached),
+then the page swaps data in by name (ui.charts.with_tables / draw_spec). The maths must
+stay well under the drawing, or the page would be slow because of it. This prints, per
+surface, the median of:
+  - recompute: all five trajectories of 500 steps;
+  - paths: the race's path points as a table, as Arrow bytes in both charts (once per race);
+  - step: what one step t shows (step_tables), as the browser gets it (once per slider move);
+  - spec: Altair building both charts' specs with the surface's grid (once per surface);
+and recompute / (paths + step), the maths against the drawing of a new race.
 
 Run from the repository root:  python benchmarks/optimizer_race.py
 """
@@ -22,6 +26,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dlcore.core import rules, surfaces  # noqa: E402
+from ui import charts  # noqa: E402
 
 STEPS = 500
 REPEATS = 7
@@ -47,18 +52,36 @@ def median_seconds(fn) -> float:
 def main() -> None:
     page = load_page()
     print(f"python {platform.python_version()}, {platform.machine()}, median of {REPEATS} runs; "
-          f"{STEPS} steps x {len(rules.METHODS)} methods at the race defaults")
-    print(f"{'surface':<12} {'recompute':>10} {'to_dict':>10} {'to_json':>10} {'ratio':>7}  (recompute / to_dict)")
+          f"{STEPS} steps x {len(rules.METHODS)} methods at the race defaults, step t = {STEPS // 2}")
+    print(f"{'surface':<12} {'recompute':>10} {'paths':>10} {'step':>10} {'spec':>10} {'ratio':>7}"
+          "  (recompute / (paths + step))")
     for name, surface in surfaces.SURFACES.items():
         recompute = median_seconds(lambda: rules.race(name, surface.start, STEPS, rules.RACE_DEFAULTS))
         race = rules.race(name, surface.start, STEPS, rules.RACE_DEFAULTS)
         grid = page.pd.DataFrame(surfaces.grid(surface))
-        paths, _, now = page.race_frames(race, STEPS // 2)
-        chart = page.race_chart(grid, paths, now, surface)
-        to_dict = median_seconds(chart.to_dict)
-        to_json = median_seconds(chart.to_json)
-        print(f"{name:<12} {recompute * 1e3:>8.1f}ms {to_dict * 1e3:>8.1f}ms {to_json * 1e3:>8.1f}ms "
-              f"{recompute / to_dict:>7.2f}")
+
+        def specs():
+            return (charts.spec_with_tables(page.race_chart(surface), {"race_grid": grid}),
+                    charts.spec_with_tables(page.loss_chart(), {}))
+
+        spec = median_seconds(specs)
+        contours, losses = specs()
+
+        def with_paths():
+            paths = page.pd.DataFrame(rules.race_records(race))
+            return paths, charts.with_tables(contours, {"race_paths": paths}), charts.with_tables(losses, {"race_paths": paths})
+
+        paths_s = median_seconds(with_paths)
+        paths = with_paths()[0]
+
+        def step():
+            _, _, now = page.race_frames(race, STEPS // 2, paths)
+            shown = page.step_tables(paths, now, STEPS // 2)
+            return charts.with_tables(contours, shown), charts.with_tables(losses, shown)
+
+        step_s = median_seconds(step)
+        print(f"{name:<12} {recompute * 1e3:>8.1f}ms {paths_s * 1e3:>8.1f}ms {step_s * 1e3:>8.1f}ms "
+              f"{spec * 1e3:>8.1f}ms {recompute / (paths_s + step_s):>7.2f}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ import pickle
 import numpy as np
 import pytest
 
+# One Chromium and one app server for all the browser tests (test_browser.py, test_browser_pages.py).
+from browser_server import app_url, browser  # noqa: F401  (fixtures, tests/browser_server.py)
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_KERAS = ROOT.parent / "shared" / "data" / "keras"
 

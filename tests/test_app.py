@@ -23,3 +23,19 @@ def test_page_opens_through_the_navigation_without_exception(page):
     at.switch_page(f"app_pages/{page}").run()
     assert not at.exception, at.exception
     assert at.title, "every page has a title"
+    # The tabs are lazy (only the open one is drawn): open each of them too.
+    for tab in top_tabs(at.main)[1:]:
+        at.session_state["tab"] = tab
+        at.run()
+        assert not at.exception, (tab, at.exception)
+
+
+def top_tabs(node) -> list[str]:
+    """The labels of a page's top-level tabs (the first tab bar in the page; tabs inside a tab come after)."""
+    for child in getattr(node, "children", {}).values():
+        if getattr(child, "type", None) == "tab_container":
+            return [t.label for t in child.children.values()]
+        found = top_tabs(child)
+        if found:
+            return found
+    return []

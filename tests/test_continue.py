@@ -5,33 +5,15 @@ import pathlib
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from dlcore.engine import checkpoints, cli, jobs, provenance, runs, worker
-from dlcore.engine.experiments import Spec
+from smoke_runs import SMOKE, smoke_spec, wait_for  # tests/smoke_runs.py
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-
-def smoke_spec(**changes) -> Spec:
-    base = dict(experiment="mlp_l2", name="adam", preset="smoke", dataset="synthetic_cifar10",
-                model={"name": "mlp", "regularizer": "l2", "l2": 5e-4, "hidden": 32},
-                optimizer={"name": "adam", "learning_rate": 1e-3}, epochs=3, batch_size=32, log_every=4)
-    base.update(changes)
-    return Spec.from_dict(base)
-
-
-def wait_for(predicate, timeout=120.0, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(step)
-    raise AssertionError("timed out waiting")
 
 
 def epochs_recorded(run_dir) -> int:
@@ -48,17 +30,44 @@ def raw_epoch_lines(run_dir) -> list[int]:
 # costs more than an epoch, so the worker saves far less often than every epoch.
 SLOW_TO_SAVE = dict(model={"name": "mlp", "regularizer": "l2", "l2": 5e-4, "hidden": 1000}, batch_size=64,
                     validate=False, log_every=2)
+PLANNED = 10
 
 
-def stop_after_epochs(run_dir, n, how):
-    wait_for(lambda: epochs_recorded(run_dir) >= n)
+def stop(run_dir, how) -> int:
+    """Stop a running worker as the app's Cancel button does, or as a lease ending does; its pid."""
     pid = runs.read_json(run_dir / "status.json")["pid"]
     if how == "cancel":
         jobs.cancel(run_dir.name)
     else:
         os.kill(pid, signal.SIGTERM)
-    wait_for(lambda: runs.read_json(run_dir / "status.json").get("state") == "cancelled")
-    wait_for(lambda: not jobs.is_alive(pid))
+    return pid
+
+
+@pytest.fixture(scope="module")
+def stopped_runs(tmp_path_factory):
+    """{"cancel": run folder, "sigterm": run folder}: two SLOW_TO_SAVE runs of PLANNED epochs, started at
+    once (their process start-ups overlap), each stopped as soon as it has 4 finished epochs. Each test
+    then trains the rest in this process, so PLANNED is small: 6 epochs of margin for the stop to arrive
+    in (it is checked at every batch), 6 at most to resume."""
+    with pytest.MonkeyPatch.context() as mp:  # for starting and stopping them only
+        mp.setenv("DLCORE_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+        mp.setenv("DLCORE_MAX_JOBS", "2")
+        folders = {how: jobs.start(smoke_spec(name=how, epochs=PLANNED, **SLOW_TO_SAVE))
+                   for how in ("cancel", "sigterm")}
+        pids = {}
+
+        def stop_those_ready():
+            for how, run_dir in folders.items():
+                if how not in pids and epochs_recorded(run_dir) >= 4:
+                    pids[how] = stop(run_dir, how)
+            return len(pids) == len(folders)
+
+        wait_for(stop_those_ready, 300, what="4 finished epochs in both runs")
+        for how, run_dir in folders.items():
+            wait_for(lambda: runs.read_json(run_dir / "status.json").get("state") == "cancelled",
+                     what=f"the {how} to end the run")
+            wait_for(lambda: not jobs.is_alive(pids[how]), what=f"the {how}ed worker to exit")
+    return folders
 
 
 def assert_resumes_from_the_last_finished_epoch(run_dir, planned):
@@ -75,16 +84,12 @@ def assert_resumes_from_the_last_finished_epoch(run_dir, planned):
     assert [r["epoch"] for r in resume] == [done]
 
 
-def test_cancel_keeps_finished_epochs(runs_dir):
-    run_dir = jobs.start(smoke_spec(epochs=20, **SLOW_TO_SAVE))
-    stop_after_epochs(run_dir, 4, "cancel")
-    assert_resumes_from_the_last_finished_epoch(run_dir, 20)
+def test_cancel_keeps_finished_epochs(stopped_runs):
+    assert_resumes_from_the_last_finished_epoch(stopped_runs["cancel"], PLANNED)
 
 
-def test_sigterm_keeps_finished_epochs(runs_dir):
-    run_dir = jobs.start(smoke_spec(epochs=20, **SLOW_TO_SAVE))
-    stop_after_epochs(run_dir, 4, "sigterm")
-    assert_resumes_from_the_last_finished_epoch(run_dir, 20)
+def test_sigterm_keeps_finished_epochs(stopped_runs):
+    assert_resumes_from_the_last_finished_epoch(stopped_runs["sigterm"], PLANNED)
 
 
 def test_checkpoint_restores_every_variable_exactly(tmp_path):
@@ -184,10 +189,13 @@ def test_a_cut_short_run_continues_in_a_second_process_with_both_attempts(tmp_pa
 
 def test_a_batch_growth_run_resumed_mid_growth_equals_an_uninterrupted_one(runs_dir, monkeypatch):
     """Phases of growing batches change the optimizer (gradient accumulation): the checkpoint keeps its
-    update count and momentum in a form every phase's optimizer takes back."""
+    update count and momentum in a form every phase's optimizer takes back. The catalogue's smoke run
+    (batch 8 → 16 → 32, 2 updates each, micro-batches of 8, SGD with momentum) on the tiny MLP: the
+    optimizer's state is the same whatever the network, and MiniGoogLeNet made this the slowest test."""
     from dlcore.engine import experiments
 
-    spec = experiments.catalogue("batch_growth", "smoke")[0]
+    spec = experiments.catalogue("batch_growth", "smoke")[0].replace(model=SMOKE["model"])
+    assert spec.epochs == 3 and spec.optimizer["momentum"] > 0 and spec.schedule["max_micro_batch"] == 8
     reference = jobs.create(spec)
     assert worker.run(reference) == "finished"
     cut = jobs.create(spec)

@@ -86,9 +86,15 @@ def all_damaged(run_roots):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_beside_damaged_runs(all_damaged, page):
+    from test_app import top_tabs
+
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     at.switch_page(f"app_pages/{page}").run()
     assert not at.exception, at.exception
+    for tab in top_tabs(at.main)[1:]:  # lazy tabs: each is drawn only when open
+        at.session_state["tab"] = tab
+        at.run()
+        assert not at.exception, (tab, at.exception)
 
 
 def runs_page() -> AppTest:
@@ -98,8 +104,11 @@ def runs_page() -> AppTest:
 
 
 def runs_table(at):
-    (table,) = [d.value for d in [*at.dataframe, *at.table] if "progress" in d.value.columns]
-    return table
+    """The list of all runs: its status table and its details table (preset, hardware, folder…), side by side."""
+    (status,) = [d.value for d in [*at.dataframe, *at.table] if "progress" in d.value.columns]
+    (details,) = [d.value for d in [*at.dataframe, *at.table] if "folder" in d.value.columns]
+    assert list(status["run"]) == list(details["run"])
+    return status.join(details.drop(columns="run"))
 
 
 def test_the_runs_page_lists_the_damaged_row_and_every_other_run(damaged):

@@ -9,15 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dlcore.engine import data_parallel, jobs, runs
-from dlcore.engine.experiments import Spec
-
-
-def smoke_spec(**changes) -> Spec:
-    base = dict(experiment="mlp_l2", name="adam", preset="smoke", dataset="synthetic_cifar10",
-                model={"name": "mlp", "regularizer": "l2", "l2": 5e-4, "hidden": 32},
-                optimizer={"name": "adam", "learning_rate": 1e-3}, epochs=3, batch_size=32, log_every=2)
-    base.update(changes)
-    return Spec.from_dict(base)
+from smoke_runs import smoke_spec  # tests/smoke_runs.py
 
 
 @given(st.integers(1, 16), st.sets(st.integers(1, 600), min_size=1, max_size=4))
@@ -49,21 +41,33 @@ def test_one_device_unless_asked_and_possible():
         data_parallel.requested_devices(2, "two")
 
 
-def train_in_subprocess(run_dir, devices: int) -> None:
-    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               DLCORE_DEVICES=str(devices), JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run([sys.executable, "-m", "dlcore.train", str(run_dir)], cwd=runs.REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+def train_in_subprocesses(run_dirs: dict) -> None:
+    """Train each run folder of {devices: run_dir} in its own `python -m dlcore.train`, all at once
+    (their start-ups, mostly imports, overlap); each sees two CPU devices and uses `devices` of them."""
+    procs = {}
+    for devices, run_dir in run_dirs.items():
+        env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2",
+                   DLCORE_DEVICES=str(devices), JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
+        procs[devices] = subprocess.Popen([sys.executable, "-m", "dlcore.train", str(run_dir)], cwd=runs.REPO,
+                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for devices, proc in procs.items():
+            output, _ = proc.communicate(timeout=300)
+            assert proc.returncode == 0, f"{devices} device(s): {output[-6000:]}"
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
 
 
 @pytest.mark.slow
 def test_two_cpu_devices_follow_the_one_device_loss_curve(tmp_path):
     pytest.importorskip("jax", reason="data parallelism needs JAX")
+    run_dirs = {devices: jobs.create(smoke_spec(), root=tmp_path / f"d{devices}") for devices in (1, 2)}
+    train_in_subprocesses(run_dirs)
     curves = {}
-    for devices in (1, 2):
-        run_dir = jobs.create(smoke_spec(), root=tmp_path / f"d{devices}")
-        train_in_subprocess(run_dir, devices)
+    for devices, run_dir in run_dirs.items():
         run = runs.read_run(run_dir, "live")
         assert run.state == "finished"
         assert run.provenance["devices"] == devices and run.provenance["backend"] == "jax"

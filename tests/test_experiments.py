@@ -122,6 +122,30 @@ def test_every_shortened_minigooglenet_run_states_its_batch_norm_momentum():
             assert spec.model["bn_momentum"] == 0.9 and "momentum 0.9" in spec.notes
 
 
+def test_the_class_minigooglenet_is_half_width_and_says_so_and_full_is_the_papers():
+    for name in ("range_test", "clr", "batch_growth"):
+        for spec in experiments.catalogue(name, "class"):
+            w = experiments.CLASS_MINI_GOOGLENET_WIDTH
+            assert spec.model["width"] == w < 1 and f"{w:g} × its filter counts" in spec.notes
+        for spec in experiments.catalogue(name, "full"):
+            assert "width" not in spec.model and "filter counts" not in spec.notes
+
+
+def test_minigooglenet_width_scales_every_filter_count():
+    keras = pytest.importorskip("keras")
+    from dlcore.keras_parts import models
+
+    def filters(model):
+        return [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+    full, half = models.mini_googlenet(), models.mini_googlenet(width=0.5)
+    assert full.count_params() == 1_654_522          # the paper's network, unchanged
+    assert filters(half) == [round(f / 2) for f in filters(full)]
+    assert 0.2 < half.count_params() / full.count_params() < 0.3
+    with pytest.raises(ValueError, match="width"):
+        models.mini_googlenet(width=0)
+
+
 def test_class_mlp_set_is_the_ten_runs_with_their_size_in_the_notes():
     specs = experiments.catalogue("mlp_l2", "class") + experiments.catalogue("mlp_dropout", "class")
     assert len(specs) == 10

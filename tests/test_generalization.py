@@ -38,24 +38,34 @@ def test_a_run_without_a_test_evaluation_has_no_final_numbers(tmp_path, specs):
     run = run_with(tmp_path, "g", specs[0], [])
     assert generalization.final_test_metrics(run) is None
     clr = run_with(tmp_path, "c", specs[1], [(0.9, 0.3, 0.2)])
-    assert generalization.generalization_sentence(run, clr).startswith("No comparison yet: the batch-growth run")
+    (point,) = generalization.generalization_points(run, clr)
+    assert point.startswith("No comparison yet: the batch-growth run")
 
 
-def test_sentence_states_the_numbers_and_which_generalizes_better(tmp_path, specs):
+def test_points_state_the_numbers_and_which_generalizes_better(tmp_path, specs):
     growth = run_with(tmp_path, "g", specs[0], [(0.88, 0.45, 0.20)], updates=(1000,))
     clr = run_with(tmp_path, "c", specs[1], [(0.91, 0.30, 0.22)], updates=(30000,))
-    text = generalization.generalization_sentence(growth, clr)
-    assert "88.0% test accuracy and test loss 0.450, against 91.0% and 0.300" in text
-    assert "3.0 percentage points lower" in text
-    assert "+0.250 from its training loss, against +0.080" in text and "generalizes worse" in text
-    assert "1000 optimizer updates against the CLR run's 30000 (3%)" in text
-    assert "Caution" not in text  # same preset, both finished, both far above chance
+    points = generalization.generalization_points(growth, clr)
+    assert points == [
+        "Final test accuracy and loss: batch growth **88.0%**, 0.450; CLR **91.0%**, 0.300.",
+        "Batch growth: 3.0 percentage points lower test accuracy.",
+        "Test − training loss: +0.250 for batch growth, +0.080 for CLR (by that gap, the batch-growth model "
+        "generalizes worse).",
+        "Optimizer updates: 1000 for batch growth, 30000 for CLR (3%).",
+    ]  # no caution: same preset, both finished, both far above chance
+    # Other runs, other words.
+    better = run_with(tmp_path, "g2", specs[0], [(0.95, 0.25, 0.24)], updates=(600,))
+    points = generalization.generalization_points(better, clr)
+    assert "Batch growth: 4.0 percentage points higher test accuracy." in points
+    assert "+0.010 for batch growth, +0.080 for CLR (by that gap, the batch-growth model generalizes better)" \
+        in points[2]
+    assert points[3] == "Optimizer updates: 600 for batch growth, 30000 for CLR (2%)."
 
 
 def test_close_accuracies_are_about_the_same_and_caveats_are_named(tmp_path, specs):
     growth = run_with(tmp_path, "g", specs[0].replace(preset="class"), [(0.805, 0.50, 0.45)], state="cancelled")
     clr = run_with(tmp_path, "c", specs[1], [(0.80, 0.52, 0.40)])
-    text = generalization.generalization_sentence(growth, clr)
+    text = "\n".join(generalization.generalization_points(growth, clr))
     assert "about the same test accuracy (0.5 points apart)" in text
     assert "different presets (class and full)" in text and "batch-growth run is not finished" in text
 
@@ -63,7 +73,7 @@ def test_close_accuracies_are_about_the_same_and_caveats_are_named(tmp_path, spe
 def test_chance_level_accuracy_is_called_out(tmp_path, specs):
     growth = run_with(tmp_path, "g", specs[0], [(0.10, 13.2, 1.0)])
     clr = run_with(tmp_path, "c", specs[1], [(0.07, 2.7, 0.86)])
-    text = generalization.generalization_sentence(growth, clr)
+    text = "\n".join(generalization.generalization_points(growth, clr))
     assert "batch-growth and CLR runs are at chance level (10% for 10 classes)" in text
 
 

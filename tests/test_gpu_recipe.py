@@ -27,7 +27,7 @@ def test_mosaic_round_trip_is_lossless():
 
 
 def fake_cifar(folder, n=200, seed=3):
-    """A cifar-10-batches-py folder of n images per batch (a multiple of 100, for the mosaics)."""
+    """A cifar-10-batches-py folder of n images per batch (a multiple of PIECES · TILES, for the mosaics)."""
     import pickle
 
     rng = np.random.default_rng(seed)
@@ -43,9 +43,12 @@ def fake_cifar(folder, n=200, seed=3):
 
 
 def test_packed_chunks_fit_beside_the_tree_and_unpack_to_the_same_arrays(tmp_path, monkeypatch):
-    parts = fake_cifar(tmp_path / "src" / "cifar-10-batches-py")
+    # Mosaic rows of 10 tiles (the layout itself: test_mosaic_round_trip_is_lossless): lossless WebP
+    # of a 100-tile row of noise takes seconds, and the 12 pieces made this test one of the slowest.
+    monkeypatch.setattr(recipe, "TILES", 10)
+    parts = fake_cifar(tmp_path / "src" / "cifar-10-batches-py", n=20)
     monkeypatch.setenv("DLCORE_DATASETS", str(tmp_path / "src"))
-    capacity = 800_000  # small, so that the pieces spread over several chunks
+    capacity = 64 * 1024 + 80_000  # small, so that the pieces (~31 kB each) spread over several chunks
     chunks = recipe.pack(tmp_path / "device", ["cifar10"], capacity, codec="webp", wheels=tmp_path / "no_wheels")
     assert len(chunks) > 1
     for chunk in chunks:

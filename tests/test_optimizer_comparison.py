@@ -65,14 +65,14 @@ def test_lowest_loss_method_is_named_from_the_data(tmp_path):
     assert oc.lowest_loss(found, "l2").method == "adam"
     assert oc.lowest_loss(found, "dropout").method == "adagrad"
     text = " ".join(oc.discussion(found))
-    assert "**With L2** (Problem 1.2), **Adam** reaches the lowest final training loss, 1.100" in text
-    assert "**With dropout** (Problem 1.3), **Adagrad** reaches the lowest final training loss, 1.600" in text
+    assert "**With L2** (Problem 1.2)\n  - Lowest final training loss: **Adam**, 1.100 after 3 epochs." in text
+    assert "**With dropout** (Problem 1.3)\n  - Lowest final training loss: **Adagrad**, 1.600" in text
     assert "The winner changes: Adam with L2, Adagrad with dropout." in text
     # Other runs, other words.
     found = full_set(tmp_path / "b", [1.1, 1.4, 1.3, 1.2, 1.5], [1.9, 1.7, 1.8, 1.6, 2.0])
     text = " ".join(oc.discussion(found))
     assert oc.lowest_loss(found, "l2").method == "adagrad" and oc.lowest_loss(found, "dropout").method == "adadelta"
-    assert "**Adagrad** reaches the lowest final training loss, 1.100" in text
+    assert "Lowest final training loss: **Adagrad**, 1.100" in text
     assert "The winner changes: Adagrad with L2, AdaDelta with dropout." in text
 
 
@@ -80,7 +80,7 @@ def test_ranking_lists_every_method_in_loss_order(tmp_path):
     found = full_set(tmp_path, [1.5, 1.4, 1.3, 1.2, 1.1], [1.6, 1.7, 1.8, 1.9, 2.0])
     assert [r.method for r in oc.ranking(found, "l2")] == ["adam", "adadelta", "rmsprop_nesterov", "rmsprop",
                                                            "adagrad"]
-    assert "then AdaDelta 1.200, RMSProp + Nesterov 1.300, RMSProp 1.400, Adagrad 1.500" in oc.discussion(found)[0]
+    assert "\n  - Then AdaDelta 1.200, RMSProp + Nesterov 1.300, RMSProp 1.400, Adagrad 1.500.\n" in oc.discussion(found)[0]
 
 
 def test_diverged_run_is_flagged_shown_and_left_out_of_the_ranking(tmp_path):
@@ -100,9 +100,10 @@ def test_diverged_run_is_flagged_shown_and_left_out_of_the_ranking(tmp_path):
     table = oc.results_table(found)
     assert table.set_index("method").loc["RMSProp + Nesterov", "verdict"] == "diverged"
     text = oc.discussion(found)[0]
-    assert "**RMSProp + Nesterov diverged**" in text and "left out of the ranking" in text
+    assert "**RMSProp + Nesterov diverged**: at chance since epoch 1 (test accuracy 10.0%), final training loss " \
+        "14.506 (guessing: ln 10 = 2.30)." in text and "left out of the ranking" in text
     assert "(1 − 0.100) × 16.118 = 14.506" in text          # the probability floor, read from the numbers
-    assert "peaked between 12.0 and 12.0 (this one's: 14.7)" in text and "this one's never did" in text
+    assert "peaked at 12.0 (this one's: 14.7)" in text and "this one's never did" in text  # one value, once
     assert "μ = 0.9" in text and "1/(1 − μ) = 10" in text
 
 
@@ -167,13 +168,14 @@ def test_time_sentence_follows_the_measured_difference(tmp_path):
         write_mlp_run(tmp_path / "slow", "dropout", method, [2.0, 1.6, 1.4], epoch_s=[9.0, 1.3 * l2_s, 1.3 * l2_s])
     text = [p for p in oc.discussion(oc.results(read(tmp_path / "slow"))) if p.startswith("**Training time")][0]
     assert "dropout took +30.0% compared with L2" in text and "slower for 5 of 5" in text
+    assert "Per method: +30.0%; slower" in text            # one value, once
     assert "Dropout made the epochs longer" in text
     # Differences smaller than the spread among runs doing the same work: not measurable.
     for method, l2_s in zip(experiments.METHODS, [2.0, 2.1, 2.2, 2.0, 2.1]):
         write_mlp_run(tmp_path / "same", "l2", method, [2.0, 1.5, 1.2], epoch_s=[9.0, l2_s, l2_s])
         write_mlp_run(tmp_path / "same", "dropout", method, [2.0, 1.6, 1.4], epoch_s=[9.0, l2_s + 0.02, l2_s + 0.02])
     text = [p for p in oc.discussion(oc.results(read(tmp_path / "same"))) if p.startswith("**Training time")][0]
-    assert "within the spread among runs that do the same work (up to 10.0%" in text
+    assert "within the spread among runs doing the same work (up to 10.0%)" in text
     assert "these timings cannot resolve dropout's cost" in text
 
 
@@ -208,7 +210,7 @@ def test_discussion_compares_one_preset_at_a_time(tmp_path):
 def test_unfinished_runs_are_said_to_be_so(tmp_path):
     write_mlp_run(tmp_path, "l2", "adam", [2.0, 1.5], epochs=15, preset="class", state="running")
     text = oc.discussion(oc.results(read(tmp_path)))[0]
-    assert text.startswith("**Not final.**") and "at epoch 2 of 15 (running)" in text
+    assert text.startswith("**Not final.** 1 of 1 runs have not finished\n  - L2/Adam at epoch 2 of 15 (running).")
 
 
 def test_cached_set_prefers_full_and_never_mixes_presets(tmp_path):
@@ -281,7 +283,7 @@ def test_a_run_without_a_finished_epoch_is_pending(tmp_path):
     (r,) = oc.results(read(tmp_path))
     assert r.verdict.kind == "pending" and r.final_loss is None and r.epochs_done == 0
     text = " ".join(oc.discussion([r]))
-    assert "no run has finished an epoch yet" in text and "Where the times come from" not in text
+    assert "No run has finished an epoch yet." in text and "Where the times come from" not in text
 
 
 def test_provenance_says_preset_hardware_backend_wall_clock_and_dates(tmp_path):
@@ -301,11 +303,11 @@ def test_a_near_tie_is_called_a_tie_not_a_win(tmp_path):
     write_mlp_run(tmp_path / "tie", "l2", "adam", [2.0, 1.100])
     write_mlp_run(tmp_path / "tie", "l2", "adadelta", [2.0, 1.105])
     text = oc.discussion(oc.results(read(tmp_path / "tie")))[0]
-    assert "The margin to the second (AdaDelta) is 0.005: a tie at this length." in text
+    assert "Margin to the second (AdaDelta): 0.005, a tie at this length." in text
     write_mlp_run(tmp_path / "win", "l2", "adam", [2.0, 1.100])
     write_mlp_run(tmp_path / "win", "l2", "adadelta", [2.0, 1.200])
     text = oc.discussion(oc.results(read(tmp_path / "win")))[0]
-    assert "The margin to the second (AdaDelta) is 0.100." in text and "tie" not in text
+    assert "Margin to the second (AdaDelta): 0.100." in text and "tie" not in text
 
 
 def test_a_range_of_one_value_is_written_as_one_value():
@@ -318,3 +320,20 @@ def test_a_run_that_blew_up_in_its_first_batches_and_then_sat_at_chance_diverged
     write_mlp_run(tmp_path, "dropout", "adadelta", [3.2, 2.31, 2.31], accs=[0.1, 0.1, 0.1], early_peak=5.77)
     (found,) = oc.results(read(tmp_path))
     assert found.diverged and "5.77 in a logged batch of epoch 1" in found.verdict.reason
+
+
+def test_the_discussion_is_short_points_under_headings(tmp_path):
+    found = full_set(tmp_path, [1.5, 1.4, 1.3, 1.2, 1.1], [1.6, 1.7, 1.8, 1.9, 2.0])
+    parts = oc.discussion(found)
+    assert [p.split("\n")[0] for p in parts] == [
+        "**With L2** (Problem 1.2)", "**With dropout** (Problem 1.3)", "**L2 vs dropout, training loss**",
+        "**Test accuracy**", "**Training time with and without dropout**", "**Where the times come from**"]
+    for part in parts:
+        points = part.split("\n")[1:]
+        assert points and all(p.startswith("  - ") for p in points)
+        # One claim a point: about a line at 1440 px (some 130 characters).
+        assert all(len(p) <= 130 for p in points), [p for p in points if len(p) > 130]
+    accuracy = parts[3]
+    assert "Best with L2: Adam, **83.3%**" not in accuracy  # the numbers are the runs', not a fixed text
+    best = oc.best_test(found, "l2")
+    assert f"Best with L2: {best.title}, **{best.best_test_accuracy:.1%}** (epoch {best.best_epoch}" in accuracy

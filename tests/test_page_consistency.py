@@ -31,6 +31,8 @@ def test_the_clr_section_states_the_bounds_and_batch_norm_of_each_run_it_shows(r
     write_clr(cached, "exp_range__class", class_run)
     write_clr(cached, "exp_range__full", full_run)
     at = AppTest.from_file(str(ROOT / "app_pages" / "cyclical_lr.py"), default_timeout=60).run()
+    at.session_state["tab"] = "CLR run"  # lazy tabs: only the open one is drawn
+    at.run()
     assert not at.exception
     at.multiselect(key="clrrun_show").set_value([str(cached / "clr" / "exp_range__class"),
                                                  str(cached / "clr" / "exp_range__full")]).run()

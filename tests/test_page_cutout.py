@@ -17,10 +17,26 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "cutout.py")
 
 
-def open_page():
+GALLERY, RESNET, BATCH = "Cutout gallery", "ResNet-44 baseline", "Batch augmentation (M copies)"
+
+
+def open_page(tab: str | None = None):
+    """The page, on `tab` (the tabs are lazy: only the open one is drawn; the gallery by default)."""
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, at.exception
+    return open_tab(at, tab) if tab else at
+
+
+def open_tab(at, tab: str):
+    at.session_state["tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
     return at
+
+
+def on_tabs(at, tabs, read) -> list:
+    """`read(at)` on each tab in turn, the lists joined: what the page shows on those tabs."""
+    return [x for tab in tabs for x in read(open_tab(at, tab))]
 
 
 def fractions(at, table=0):
@@ -172,18 +188,18 @@ def cache(root, preset, M, done, hardware, shortcut="A"):
 def test_training_tabs_without_runs_say_how_to_start_one(roots):
     at = open_page()
     assert [t.label for t in at.tabs] == ["Cutout gallery", "ResNet-44 baseline", "Batch augmentation (M copies)"]
-    infos = " ".join(i.value for i in at.info)
+    infos = " ".join(on_tabs(at, (RESNET, BATCH), lambda a: [i.value for i in a.info]))
     assert "No ResNet-44 runs yet" in infos and "No batch-augmentation runs yet" in infos
 
 
 def test_parameter_counts_of_both_shortcuts_are_shown(roots):
-    table = frame_with(open_page(), "shortcut")
+    table = frame_with(open_page(RESNET), "shortcut")
     assert list(table["shortcut"]) == ["option A", "option B"]
     assert list(table["parameters"]) == [661_754, 664_698]
 
 
 def test_recipe_follows_the_chosen_preset_and_shows_he_et_al(roots):
-    at = open_page()
+    at = open_page(RESNET)
     recipe = frame_with(at, "He et al. (2016) Sec 4.2")
     rows = dict(zip(recipe["setting"], recipe["this run"]))
     assert "momentum 0.9" in rows["optimizer"] and rows["weight decay"] == "1e-4"
@@ -198,7 +214,7 @@ def test_recipe_follows_the_chosen_preset_and_shows_he_et_al(roots):
 
 def test_start_launches_resnet44_with_the_chosen_preset_and_shortcut(roots):
     _, _, started = roots
-    at = open_page()
+    at = open_page(RESNET)
     at.radio(key="resnet_preset").set_value("smoke").run()
     at.radio(key="resnet_shortcut").set_value("B").run()
     at.button(key="resnet_start").click().run()
@@ -210,7 +226,7 @@ def test_start_launches_resnet44_with_the_chosen_preset_and_shortcut(roots):
 
 def test_batch_augmentation_starts_one_run_per_chosen_M(roots, cifar10_stand_in):
     _, _, started = roots
-    at = open_page()
+    at = open_page(BATCH)
     at.multiselect(key="batch_Ms").set_value([2, 16]).run()
     at.checkbox(key="batch_baseline").check().run()
     at.button(key="batch_start").click().run()
@@ -222,7 +238,7 @@ def test_batch_augmentation_starts_one_run_per_chosen_M(roots, cifar10_stand_in)
 
 def test_no_M_picked_says_so_and_starts_nothing(roots):
     _, _, started = roots
-    at = open_page()
+    at = open_page(BATCH)
     at.multiselect(key="batch_Ms").set_value([]).run()
     assert any("at least one M" in w.value for w in at.warning)
     assert at.button(key="batch_start").disabled
@@ -231,9 +247,12 @@ def test_no_M_picked_says_so_and_starts_nothing(roots):
 
 def test_without_cifar10_the_start_buttons_say_why_they_are_off(roots, monkeypatch):
     monkeypatch.setattr(data, "is_available", lambda name: name.startswith("synthetic_"))
-    at = open_page()
-    assert at.button(key="resnet_start").disabled and at.button(key="batch_start").disabled
-    assert sum("cifar10 data set is not in the local Keras cache" in e.value for e in at.error) == 2
+    at = open_page(RESNET)
+    assert at.button(key="resnet_start").disabled
+    missing = lambda a: [e for e in a.error if "cifar10 data set is not in the local Keras cache" in e.value]  # noqa: E731
+    assert len(missing(at)) == 1
+    open_tab(at, BATCH)
+    assert at.button(key="batch_start").disabled and len(missing(at)) == 1  # one per training tab
     at.radio(key="batch_preset").set_value("smoke").run()
     assert not at.button(key="batch_start").disabled
 
@@ -246,13 +265,14 @@ def test_cached_full_and_class_runs_are_drawn_apart_and_the_class_ones_labelled(
     cache(cached, "class", 4, 3, runfolders.CPU)
     at = open_page()
     assert not at.exception
-    headings = [m.value for m in at.markdown if m.value.startswith("####")]
+    both = lambda read: on_tabs(at, (RESNET, BATCH), read)  # noqa: E731
+    headings = both(lambda a: [m.value for m in a.markdown if m.value.startswith("####")])
     # resnet tab: full then class; batch tab: full then class
     assert headings == ["#### Full preset: what the homework asks", "#### Class preset (shortened)"] * 2
-    shortened = [w.value for w in at.warning if "Shortened, not the homework's result" in w.value]
+    shortened = both(lambda a: [w.value for w in a.warning if "Shortened, not the homework's result" in w.value])
     # One note per distinct shortening: M = 1 on the ResNet tab; M = 1 and M = 4 (fewer epochs) on the batch tab.
     assert len(shortened) == 3 and all("class preset: ResNet-44, " in w for w in shortened)
-    batch_tables = frames_with(at, "reports")
+    batch_tables = both(lambda a: frames_with(a, "reports"))
     full_batch, class_batch = batch_tables[2], batch_tables[3]
     assert list(full_batch["M"]) == [1, 4, 16]
     assert set(full_batch["hardware"]) == {runfolders.GPU["device"]}
@@ -260,9 +280,9 @@ def test_cached_full_and_class_runs_are_drawn_apart_and_the_class_ones_labelled(
     assert list(class_batch["M"]) == [1, 4]
     assert all(r.startswith("92% not reached") for r in class_batch["reports"])
     assert all("(class, cached)" in r for r in class_batch["run"])
-    captions = " ".join(c.value for c in at.caption)
+    captions = " ".join(both(lambda a: [c.value for c in a.caption]))
     assert "full preset, 1 × NVIDIA H100" in captions and "class preset, CPU (2 cores)" in captions
-    charts = at.get("vega_lite_chart")
+    charts = both(lambda a: a.get("vega_lite_chart"))
     assert len(charts) == 4  # one per preset on each tab
     assert all('"rule"' in c.proto.spec and "validation error" in c.proto.spec for c in charts)
 
@@ -271,8 +291,7 @@ def test_batch_tab_leaves_out_shortcut_B_baselines(roots):
     _, cached, _ = roots
     cache(cached, "full", 1, 15, runfolders.GPU, shortcut="B")
     cache(cached, "full", 8, 15, runfolders.GPU)
-    at = open_page()
-    resnet_table, batch_table = frames_with(at, "reports")
+    resnet_table, batch_table = on_tabs(open_page(), (RESNET, BATCH), lambda a: frames_with(a, "reports"))
     assert list(resnet_table["run"]) == ["resnet/M1_shortcutB (full, cached)"]
     assert list(batch_table["M"]) == [8]
 
@@ -283,7 +302,7 @@ def test_a_live_run_streams_its_progress_next_to_the_cached_ones(roots):
     spec = resnet_spec("class", 4)
     runfolders.write_run(live / "batch_augmentation__M4__20250304-100000-aaaaaa", spec, "running", 1,
                          partial=2, pid=os.getpid())
-    at = open_page()
+    at = open_page(BATCH)
     assert not at.exception
     assert any(m.value == "**Training now**" for m in at.markdown)
     table = frames_with(at, "reports")[-1]
@@ -295,7 +314,8 @@ def test_curve_choice_switches_to_the_training_side(roots):
     _, cached, _ = roots
     cache(cached, "class", 4, 3, runfolders.CPU)
     at = open_page()
-    assert all("validation error" in c.proto.spec for c in at.get("vega_lite_chart"))
+    specs = on_tabs(at, (RESNET, BATCH), lambda a: [c.proto.spec for c in a.get("vega_lite_chart")])
+    assert specs and all("validation error" in s for s in specs)
     at.segmented_control(key="batch_curve").set_value("loss").run()
     assert not at.exception
     batch_chart = at.get("vega_lite_chart")[-1].proto.spec
@@ -322,7 +342,7 @@ def test_a_full_run_cut_short_is_not_shown_as_a_full_length_result(roots):
     _, cached, _ = roots
     spec = resnet_spec("full", 8)
     runfolders.write_run(cached / "batch_augmentation" / "M8__full", spec, "cancelled", 4, hardware=runfolders.GPU)
-    at = open_page()
+    at = open_page(BATCH)
     assert any(w.value.startswith("**Stopped before the end:** batch_augmentation/M8 (full, cached")
                for w in at.warning)
     row = frames_with(at, "reports")[0].iloc[0]

@@ -34,6 +34,15 @@ def charts(at):
     return at.get("vega_lite_chart")
 
 
+SCHEDULES, RANGE_TEST, CLR, GROWTH = "Schedules", "LR range test", "CLR run", "Growing the batch"
+
+
+def open_tab(at, tab: str):
+    """Open one of the page's tabs: they are lazy, only the open one is drawn."""
+    at.session_state["tab"] = tab
+    return at.run()
+
+
 def chart_data(chart):
     """The data frame behind an st.altair_chart, as the browser receives it."""
     (dataset,) = chart.proto.datasets
@@ -195,9 +204,10 @@ def markdown_with(at, text):
 
 def test_no_runs_shows_how_to_get_them_and_uses_the_catalogue_bounds(at):
     assert not at.exception
-    assert any("No range test yet" in i.value for i in at.info)
-    assert any("No CLR run yet" in i.value for i in at.info)
-    assert any("No batch-growth run yet" in i.value for i in at.info)
+    assert not at.info and not markdown_with(at, "Would launch")  # the Schedules tab: no run read
+    assert any("No range test yet" in i.value for i in open_tab(at, RANGE_TEST).info)
+    assert any("No batch-growth run yet" in i.value for i in open_tab(at, GROWTH).info)
+    assert any("No CLR run yet" in i.value for i in open_tab(at, CLR).info)
     (clr,) = markdown_with(at, "Would launch** `clr/exp_range")
     assert "base_lr (lr_min) = 0.001" in clr and "max_lr (lr_max) = 0.1," in clr
 
@@ -207,11 +217,16 @@ def test_range_test_suggestion_is_shown_marked_and_feeds_the_clr_spec(cached_ran
     assert not at.exception
     s = cached_range_test
     assert 1e-5 < s.lr_min < s.lr_max < 1.0 and s.diverged_at_lr == pytest.approx(10.0)
+    # The CLR tab opened before the range-test tab ever was: it reads the suggestion itself.
+    (clr,) = markdown_with(open_tab(at, CLR), "Would launch** `clr/exp_range")
+    assert f"base_lr (lr_min) = {s.lr_min:.3g}" in clr and f"max_lr (lr_max) = {s.lr_max:.3g}" in clr
+    open_tab(at, RANGE_TEST)
     (shown,) = [m.value for m in at.success if "Suggested" in m.value]
     assert f"lr_min = {s.lr_min:.3g}" in shown and f"lr_max = {s.lr_max:.3g}" in shown
     assert at.number_input(key="rt_lr_min").value == pytest.approx(s.lr_min)
-    (clr,) = markdown_with(at, "Would launch** `clr/exp_range")
+    (clr,) = markdown_with(open_tab(at, CLR), "Would launch** `clr/exp_range")
     assert f"base_lr (lr_min) = {s.lr_min:.3g}" in clr and f"max_lr (lr_max) = {s.lr_max:.3g}" in clr
+    open_tab(at, RANGE_TEST)
     # the chart: 36 finite raw records (the last candidate's are NaN), the 9 candidates before
     # the NaN bold, the two bounds marked
     frames = chart_frames(range_test_chart(at))
@@ -221,17 +236,20 @@ def test_range_test_suggestion_is_shown_marked_and_feeds_the_clr_spec(cached_ran
 
 
 def test_overriding_the_bounds_changes_what_the_clr_and_growth_runs_would_launch(cached_range_test):
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = open_tab(AppTest.from_file(PAGE, default_timeout=60).run(), RANGE_TEST)
     at.toggle(key="rt_override").set_value(True).run()
     at.number_input(key="rt_lr_min").set_value(0.002).run()
     at.number_input(key="rt_lr_max").set_value(0.05).run()
     assert not at.exception
-    (clr,) = markdown_with(at, "Would launch** `clr/exp_range")
+    (clr,) = markdown_with(open_tab(at, CLR), "Would launch** `clr/exp_range")
     assert "base_lr (lr_min) = 0.002" in clr and "max_lr (lr_max) = 0.05," in clr
+    open_tab(at, GROWTH)
     assert any("lr_max = 0.05** (your override)" in m for m in markdown_with(at, "Kindermans"))
     growth_specs = next(df.value for df in [*at.dataframe, *at.table] if "batch_growth/fixed_lr" in str(df.value.get("run", "")))
     assert growth_specs["optimizer"].tolist() == ["sgd lr=0.05"]
-    # your bounds are now marked on the range-test chart beside the suggestion
+    # your bounds are now marked on the range-test chart beside the suggestion (kept while other tabs were open)
+    open_tab(at, RANGE_TEST)
+    assert at.toggle(key="rt_override").value and at.number_input(key="rt_lr_min").value == pytest.approx(0.002)
     marks = next(d for d in chart_frames(range_test_chart(at)) if "at" in d.columns)
     assert marks.set_index("name")["at"].to_dict() == pytest.approx(
         {"lr_min": cached_range_test.lr_min, "lr_max": cached_range_test.lr_max,
@@ -242,10 +260,13 @@ def test_overriding_the_bounds_changes_what_the_clr_and_growth_runs_would_launch
 
 
 def test_lr_min_above_lr_max_is_an_error_not_an_exception(at):
+    open_tab(at, RANGE_TEST)
     at.toggle(key="rt_override").set_value(True).run()
     at.number_input(key="rt_lr_min").set_value(0.5).run()
     assert not at.exception
     assert any("must be below lr_max" in e.value for e in at.error)
+    open_tab(at, CLR)
+    assert not at.exception
     assert any("CLR run cannot be built" in e.value for e in at.error)
     assert not markdown_with(at, "Would launch** `clr/exp_range")
 
@@ -254,8 +275,10 @@ def test_starting_the_clr_run_queues_the_spec_with_the_chosen_bounds(at, run_dir
     from dlcore.engine import jobs
 
     monkeypatch.setattr(jobs, "pump", lambda root=None: None)  # queue it, start no worker
+    open_tab(at, RANGE_TEST)
     at.toggle(key="rt_override").set_value(True).run()
     at.number_input(key="rt_lr_min").set_value(0.003).run()
+    open_tab(at, CLR)
     at.radio(key="clrrun_preset").set_value("smoke").run()
     at.button(key="clrrun_start").click().run()
     assert not at.exception
@@ -271,7 +294,7 @@ def growth_plan(at):
 
 
 def test_batch_growth_k_and_memory_limit_change_the_plan(at):
-    plan = growth_plan(at)
+    plan = growth_plan(open_tab(at, GROWTH))
     assert plan["batch size"].tolist() == [32, 64, 128]                # the class preset stops at 128
     k = experiments.BATCH_GROWTH_SIZES["class"][2]
     assert plan["first iteration"].tolist() == [0, k, 2 * k]
@@ -295,14 +318,16 @@ def test_cached_runs_are_drawn_and_compared_in_numbers(run_dirs):
     write_run(cached / "batch_growth" / "fixed_lr__class", growth,
               epoch_records(0.74, 0.75, 0.45, [32, 64, 128, 256], 4))
     at = AppTest.from_file(PAGE, default_timeout=60).run()
+    clr_specs = [c.proto.spec for c in charts(open_tab(at, CLR))]
+    open_tab(at, GROWTH)
     assert not at.exception
     table = next(df.value for df in [*at.dataframe, *at.table] if "test accuracy" in df.value.columns)
     assert table["test accuracy"].tolist() == pytest.approx([0.74 - 0.1 / 4, 0.80 - 0.1 / 5])
-    (sentence,) = markdown_with(at, "Growing the batch at a fixed rate ended with")
-    assert "71.5%" in sentence and "78.0%" in sentence and "6.5 percentage points lower" in sentence
-    assert "16 optimizer updates against the CLR run's 40" in sentence
+    (points,) = markdown_with(at, "- Final test accuracy and loss: batch growth")
+    assert "**71.5%**" in points and "**78.0%**" in points and "6.5 percentage points lower" in points
+    assert "Optimizer updates: 16 for batch growth, 40 for CLR" in points
     provenance = [df.value for df in [*at.dataframe, *at.table] if "backend" in df.value.columns]
     assert provenance and all((p["preset"] == "class (shortened)").all() for p in provenance)
-    specs = [c.proto.spec for c in charts(at)]
+    specs = [c.proto.spec for c in charts(at)] + clr_specs
     assert any("batch size (log" in s for s in specs)                    # loss vs batch size
     assert any("validation" in s and "accuracy" in s for s in specs)    # the CLR curves

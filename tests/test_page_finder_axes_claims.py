@@ -12,9 +12,13 @@ from dlcore.engine import experiments
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def open_page(page: str) -> AppTest:
+def open_page(page: str, tab: str | None = None) -> AppTest:
+    """`page` through the app's navigation, on `tab` (its tabs are lazy: only the open one is drawn)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page(f"app_pages/{page}").run()
+    if tab is not None:
+        at.session_state["tab"] = tab
+        at.run()
     assert not at.exception, at.exception
     return at
 
@@ -37,7 +41,7 @@ def cyclical_runs(run_roots):
 
 
 def test_range_test_tab_shows_every_rule_with_its_sentence_and_band(cyclical_runs):
-    at = open_page("cyclical_lr.py")
+    at = open_page("cyclical_lr.py", "LR range test")
     assert any(m.value == "#### Every suggestion rule at once" for m in at.markdown)
     table = next(t.value for t in at.table if "the rule in one sentence" in t.value.columns)
     assert len(table) == 6 and table["rule"].str.contains("valley|steep|minimum|slide|Smith").all()
@@ -49,7 +53,7 @@ def test_range_test_tab_shows_every_rule_with_its_sentence_and_band(cyclical_run
 
 
 def test_growth_vs_clr_comparison_opens_on_updates(cyclical_runs):
-    at = open_page("cyclical_lr.py")
+    at = open_page("cyclical_lr.py", "Growing the batch")
     assert at.radio(key="growth_compare_axis_x").value == "updates"
     on_updates = [s for s in specs(at) if any(layer["encoding"].get("x", {}).get("field") == "updates"
                                               for layer in s.get("layer", []) if "encoding" in layer)]
@@ -59,7 +63,7 @@ def test_growth_vs_clr_comparison_opens_on_updates(cyclical_runs):
 
 
 def test_clr_results_carry_smiths_claim_with_a_computed_verdict(cyclical_runs):
-    at = open_page("cyclical_lr.py")
+    at = open_page("cyclical_lr.py", "CLR run")
     assert any("Cyclical Learning Rates for Training Neural Networks" in m.value for m in at.markdown)
     verdicts = [t.value for t in at.table if "why (or what decided it)" in t.value.columns]
     assert any("different data set (Fashion-MNIST; the paper: CIFAR-10)" in v.iloc[0]["why (or what decided it)"]
@@ -71,8 +75,10 @@ def test_cutout_page_has_claims_and_an_x_axis_choice(run_roots):
     for spec in experiments.resnet_runs("class", Ms=(1, 4)):
         write_run(cached / spec.experiment / f"{spec.name}__class", spec,
                   epoch_records(0.5, 1.5, 1.2, [64 * (4 if spec.name == "M4" else 1)] * 3, 20))
-    at = open_page("cutout.py")
+    at = open_page("cutout.py", "ResNet-44 baseline")
     assert any("Deep Residual Learning for Image Recognition" in m.value for m in at.markdown)
+    at.session_state["tab"] = "Batch augmentation (M copies)"
+    at.run()
     assert any("Augment Your Batch" in m.value for m in at.markdown)
     assert at.radio(key="batch_axis_x").value == "epoch"
     at.radio(key="batch_axis_x").set_value("examples").run()

@@ -31,11 +31,35 @@ def private_live_runs(tmp_path_factory):
         os.environ["DLCORE_RUNS_DIR"] = old
 
 
+RACE, RULES, MLP = "Optimizer race", "Update rules", "MLP on CIFAR-10"
+
+
 def page(**query) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
     for k, v in query.items():
         at.query_params[k] = v
     return at.run()
+
+
+def open_tab(at, tab: str, rule: str | None = None) -> AppTest:
+    """Open a top tab (and a method tab of the Update rules): the tabs are lazy, only the open one is drawn."""
+    at.session_state["tab"] = tab
+    if "tab" in at.query_params:  # the tab came from the link: a click in the browser rewrites it there
+        at.query_params["tab"] = tab
+    if rule is not None:
+        at.session_state["rule_tab"] = rule
+    return at.run()
+
+
+def every_rule_tab(at) -> dict[str, dict]:
+    """Each method tab of the Update rules opened in turn: {tab: its latex, markdown, tables and infos}."""
+    seen = {}
+    for title in [rules.TITLES[m] for m in rules.METHODS] + ["AdaDelta & Adam vs RMSProp"]:
+        open_tab(at, RULES, title)
+        assert not at.exception
+        seen[title] = {"latex": latex_bodies(at), "markdown": [m.value for m in at.markdown],
+                       "table": [t.value for t in at.table], "info": [i.value for i in at.info]}
+    return seen
 
 
 def latex_bodies(at) -> list[str]:
@@ -86,35 +110,63 @@ def test_page_has_the_three_parts(opened):
         assert title in labels
 
 
-def test_every_rule_is_written_out_with_its_terms(opened):
-    bodies = " ".join(latex_bodies(opened))
+def test_every_rule_is_written_out_with_its_terms():
+    seen = every_rule_tab(page())
+    bodies = " ".join(b for tab in seen.values() for b in tab["latex"])
     for piece in (r"S_t = S_{t-1} + g_t^2", r"\tilde w_t = w_{t-1} + \mu\, V_{t-1}",
                   r"D_t = \beta\, D_{t-1}", r"\hat V_t = \frac{V_t}{1 - \beta_1^{\,t}}"):
         assert piece in bodies
-    text = " ".join(m.value for m in opened.markdown)
+    text = " ".join(m for tab in seen.values() for m in tab["markdown"])
     assert "bias correction" in text.lower() or "Bias corrections" in text
     # The comparison table answers the SPEC's "how AdaDelta and Adam differ from RMSProp".
-    assert any("What sets the step size" in str(t.value) for t in opened.table)
-    infos = " ".join(i.value for i in opened.info)
+    assert any("What sets the step size" in str(t) for tab in seen.values() for t in tab["table"])
+    infos = " ".join(i for tab in seen.values() for i in tab["info"])
     assert "Nadam" in infos and "0.001" in infos  # Keras vs textbook notes
 
 
-def test_moving_a_learning_rate_slider_changes_the_live_equations_and_the_path():
+def test_only_the_open_tab_is_drawn():
+    """Tabs are lazy: a slider reruns the open tab only (62 equations and the race were too slow together)."""
     at = page()
+    assert not race_charts(at) and not [t for t in at.table if "Adam" in t.value.columns]
+    # One method's rule: Adagrad's, the first tab; the others' equations are not drawn.
+    assert any(r"S_t = S_{t-1} + g_t^2" in b for b in latex_bodies(at))
+    assert not any(r"\hat V_t" in b for b in latex_bodies(at))
+    open_tab(at, RACE)
+    assert len(race_charts(at)) == 2 and not any(r"S_t = S_{t-1} + g_t^2" in b for b in latex_bodies(at))
+    assert not at.get("progress") and not [m for m in at.markdown if "Problem 1.2" in m.value]
+    # The method tab chosen comes back with the Update rules tab, and the race settings stay in the sidebar.
+    open_tab(at, RULES, "Adam")
+    at.slider(key="t").set_value(20).run()
+    open_tab(at, MLP)
+    assert at.slider(key="t").value == 20 and not latex_bodies(at)
+    open_tab(at, RULES)
+    assert at.session_state["rule_tab"] == "Adam" and live(at, r"\hat V_{20}")
+
+
+def test_a_link_opens_a_tab():
+    at = page(tab=RACE, t="12")
+    assert not at.exception and len(race_charts(at)) == 2
+    assert list(inspector(at)["step"]) == [12] * 5
+
+
+def test_moving_a_learning_rate_slider_changes_the_live_equations_and_the_path():
+    at = open_tab(page(), RULES, "Adam")
     before_eq = live(at, r"\hat V_{50}")
+    open_tab(at, RACE)
     before = inspector(at)
     paths_before = race_paths(at)
     at.select_slider(key="adam.learning_rate").set_value(0.01).run()
     assert not at.exception
-    after_eq = live(at, r"\hat V_{50}")
     after = inspector(at)
+    paths_after = race_paths(at)
+    open_tab(at, RULES)  # Adam's tab still open
+    after_eq = live(at, r"\hat V_{50}")
     assert before_eq and after_eq and before_eq != after_eq
     assert any(r"\frac{0.01}" in b for b in live(at, r"\hat S_{50}"))
     assert (before.loc["Adam", "w1"], before.loc["Adam", "w2"]) != (after.loc["Adam", "w1"], after.loc["Adam", "w2"])
     # Only Adam's slider moved: the other four paths are unchanged, on the chart too.
     for m in ("Adagrad", "RMSProp", "RMSProp + Nesterov", "AdaDelta"):
         assert before.loc[m, "w1"] == after.loc[m, "w1"]
-    paths_after = race_paths(at)
     adam = lambda df: df[df.method == "Adam"][["w1", "w2"]].to_numpy()  # noqa: E731
     rms = lambda df: df[df.method == "RMSProp"][["w1", "w2"]].to_numpy()  # noqa: E731
     assert adam(paths_before).shape == adam(paths_after).shape and (adam(paths_before) != adam(paths_after)).any()
@@ -123,6 +175,8 @@ def test_moving_a_learning_rate_slider_changes_the_live_equations_and_the_path()
 
 def test_step_slider_moves_all_five_and_the_equations():
     at = page()
+    assert live(at, "S_{50} &=")  # Adagrad's live equations, the first method tab
+    open_tab(at, RACE)
     first = inspector(at)
     paths = race_paths(at)
     at.slider(key="t").set_value(10).run()
@@ -130,17 +184,19 @@ def test_step_slider_moves_all_five_and_the_equations():
     assert list(moved["step"]) == [10] * 5
     for m in moved.index:
         assert moved.loc[m, "w1"] != first.loc[m, "w1"] or moved.loc[m, "w2"] != first.loc[m, "w2"]
-    assert live(at, "S_{10} &=") and not live(at, "S_{50} &=")
     # The paths themselves are the same: only the point shown on them moved.
     assert race_paths(at).equals(paths)
+    open_tab(at, RULES)
+    assert live(at, "S_{10} &=") and not live(at, "S_{50} &=")
 
 
 def test_surface_and_settings_are_read_from_the_url():
-    at = page(surface="rosenbrock", steps="120", t="7", **{"rmsprop.rho": "0.5"})
+    at = page(surface="rosenbrock", steps="120", t="7", tab=RACE, **{"rmsprop.rho": "0.5"})
     assert not at.exception
     assert at.selectbox(key="surface").value == "rosenbrock"
     assert at.select_slider(key="rmsprop.rho").value == 0.5
     assert r"100\,(w_2 - w_1^2)^2" in " ".join(latex_bodies(at))
+    open_tab(at, RULES, "RMSProp")
     assert any(r"S_{7} &=" in b and r"&= 0.5 \cdot" in b for b in latex_bodies(at))
 
 
@@ -189,7 +245,7 @@ def test_bad_link_gives_a_message_not_a_traceback():
 
 
 def test_divergence_is_reported_and_the_page_still_draws():
-    at = page(surface="rosenbrock", **{"rmsprop.learning_rate": "2"})
+    at = page(surface="rosenbrock", tab=RACE, **{"rmsprop.learning_rate": "2"})
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
     assert "RMSProp**" in warnings and "left the plotted area" in warnings
@@ -239,7 +295,7 @@ def cached_mlp_set(root, l2_finals, dropout_finals, preset="full"):
 
 
 def mlp_page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=60).run()
+    return page(tab=MLP)
 
 
 def joined(elements) -> str:
@@ -268,7 +324,7 @@ def test_lowest_loss_method_is_named_from_the_cached_runs(mlp_dirs, monkeypatch,
     assert "Lowest final training loss with L2: **Adam**, 1.100 after 3 epochs (full preset, cached)" in success
     assert "Lowest final training loss with dropout: **Adagrad**, 1.600" in success
     markdown = joined(at.markdown)
-    assert "**With L2** (Problem 1.2), **Adam** reaches the lowest final training loss" in markdown
+    assert "**With L2** (Problem 1.2)\n  - Lowest final training loss: **Adam**, 1.100" in markdown
     # Other runs: the page's words follow.
     other = tmp_path / "other"
     cached_mlp_set(other, [1.1, 1.4, 1.3, 1.2, 1.5], [1.9, 1.7, 1.8, 1.6, 2.0])
@@ -304,7 +360,10 @@ def test_cached_runs_show_preset_time_tables_and_provenance(mlp_dirs):
     assert "#### Cached runs: full preset (what the homework asks)" in [m.value for m in at.markdown]
     results = table_with(at, "best test accuracy")[0]
     assert list(results["preset"].unique()) == ["full"] and len(results) == 10
-    assert {"final test accuracy", "wall-clock (s)", "s/epoch (median)"} <= set(results.columns)
+    assert "final test accuracy" in results.columns
+    run_times = table_with(at, "median epoch")[0]   # the runs' times: a table of their own
+    assert len(run_times) == 10 and {"wall-clock", "first epoch", "images/s"} <= set(run_times.columns)
+    assert set(run_times["hardware"]) == {"1 × NVIDIA H100 80GB HBM3"}
     times = table_with(at, "dropout − L2 (s/epoch)")[0]
     assert len(times) == 5 and list(times["method"])[0] == "Adagrad"
     provenance = [p for p in table_with(at, "backend") if "started" in p.columns][0]
@@ -420,6 +479,7 @@ def test_live_run_curves_and_progress_are_drawn(mlp_dirs):
 
 @pytest.mark.skipif(not (ROOT / "cached_runs" / "mlp_dropout" / "rmsprop_nesterov__full").is_dir(),
                     reason="the cached full MLP runs are not in this checkout")
-def test_shipped_full_runs_show_the_diverged_dropout_run(opened):
-    assert "**Diverged:** dropout / RMSProp + Nesterov (full preset, cached)" in joined(opened.error)
-    assert "Lowest final training loss with L2:" in joined(opened.success)
+def test_shipped_full_runs_show_the_diverged_dropout_run():
+    at = mlp_page()
+    assert "**Diverged:** dropout / RMSProp + Nesterov (full preset, cached)" in joined(at.error)
+    assert "Lowest final training loss with L2:" in joined(at.success)

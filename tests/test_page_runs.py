@@ -55,8 +55,11 @@ def open_page() -> AppTest:
 
 
 def runs_table(at):
-    (table,) = [d.value for d in [*at.dataframe, *at.table] if "progress" in d.value.columns]
-    return table
+    """The list of all runs: its status table and its details table (preset, hardware, folder…), side by side."""
+    (status,) = [d.value for d in [*at.dataframe, *at.table] if "progress" in d.value.columns]
+    (details,) = [d.value for d in [*at.dataframe, *at.table] if "folder" in d.value.columns]
+    assert list(status["run"]) == list(details["run"])
+    return status.join(details.drop(columns="run"))
 
 
 def texts(elements) -> str:
@@ -92,8 +95,8 @@ def test_selecting_the_cached_run_shows_its_curves_and_provenance(three_runs):
     at.selectbox(key="runs_open").select(str(three_runs["cached"])).run()
     assert not at.exception
     assert "cached run mlp_l2/adam" in texts(at.caption)
-    (provenance,) = [t.value for t in at.table  # not the specs, the runs or the full runs' progress
-                     if not {"optimizer", "progress", "fraction done"} & set(t.value.columns)]
+    (provenance,) = [t.value for t in at.table  # the opened run's field/value table, not the specs' shared values
+                     if list(t.value.columns) == ["field", "value"] and "device" in set(t.value["field"])]
     fields = dict(provenance.values)
     assert fields["device"].startswith("1 × NVIDIA H100") and fields["code revision"] == "abc1234"
     assert "keras 3.10.0" in fields["versions"] and fields["seed"] == "0"
@@ -175,6 +178,9 @@ def test_start_shows_the_specs_and_queues_them(roots, no_training):
     at.radio(key="runs_start_preset").set_value("smoke").run()
     specs = [d.value for d in [*at.dataframe, *at.table] if "optimizer" in d.value.columns][0]
     assert len(specs) == len(experiments.METHODS) and set(specs["epochs"]) == {2}
+    # What the five runs share is said once, under their table.
+    shared = [dict(t.value.values) for t in at.table if list(t.value.columns) == ["field", "all 5 runs"]][0]
+    assert shared["epochs"] == "2" and shared["batch"] == "32" and "optimizer" not in shared
     at.button(key="runs_start").click().run()
     assert not at.exception
     folders = sorted(p for p in live.iterdir() if p.is_dir())

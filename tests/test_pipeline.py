@@ -211,12 +211,16 @@ def test_several_steps_per_call_still_write_a_line_per_log_every_with_the_schedu
 def resume_comparison(root) -> dict:
     """Train a smoke ResNet (M = 2) for 2 epochs uninterrupted, and again cut after epoch 1 and resumed.
 
+    80 of the 256 synthetic images (5 batches of 16 an epoch, none short, which would compile a step
+    of its own), and the learning rate ÷10 at the cut (after update 5) and again mid-epoch 2, as the
+    smoke preset's boundaries [16, 24] fall for its 16 batches an epoch.
     Returns the two runs' epoch records and the cut run's state after the cut.
     (Also run in a subprocess with KERAS_BACKEND=jax.)
     """
     root = pathlib.Path(root)
     os.environ["DLCORE_RUNS_DIR"] = str(root)
-    spec = resnet_spec(2, epochs=2, stop={}, log_every=4)
+    spec = resnet_spec(2, epochs=2, stop={}, log_every=4, subset=8, schedule={"boundaries": [5, 8]})
+    assert spec.schedule == {"name": "step_decay", "boundaries": [5, 8], "factor": 0.1}
     reference = jobs.create(spec, root=root)
     worker.run(reference)
 

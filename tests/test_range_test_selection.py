@@ -26,6 +26,13 @@ def cached_tests(run_roots, monkeypatch):
     return live
 
 
+def range_test_tab() -> AppTest:
+    """The page on its range-test tab (the tabs are lazy: only the open one is drawn)."""
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.session_state["tab"] = "LR range test"
+    return at.run()
+
+
 def range_caption(at) -> str:
     (caption,) = [c.value for c in at.caption if c.value.startswith("Training loss per logged batch")]
     return caption
@@ -33,7 +40,7 @@ def range_caption(at) -> str:
 
 @pytest.mark.parametrize("mode", ["steps", "sweep"])
 def test_after_start_the_menu_and_the_chart_show_the_run_just_started(cached_tests, mode):
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = range_test_tab()
     assert not at.exception
     # Read a cached test first, as a class would.
     full_sweep = str(pathlib.Path(os.environ["DLCORE_CACHED_RUNS_DIR"]) / "range_test" / "sweep__full")
@@ -57,7 +64,7 @@ def test_after_start_the_menu_and_the_chart_show_the_run_just_started(cached_tes
 
 
 def test_the_menu_and_the_chart_agree_once_the_started_run_streams(cached_tests):
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = range_test_tab()
     at.radio(key="rt_preset").set_value("smoke").run()
     at.button(key="rt_start").click().run()
     (folder,) = [p for p in cached_tests.iterdir() if p.is_dir()]

@@ -11,27 +11,9 @@ import time
 import pytest
 
 from dlcore.engine import checkpoints, jobs, ray_jobs, runs
-from dlcore.engine.experiments import Spec
+from smoke_runs import smoke_spec, wait_for  # tests/smoke_runs.py
 
 HEAD_PORT, DASHBOARD_PORTS = 6390, (8265, 8275)
-
-
-def smoke_spec(**changes) -> Spec:
-    base = dict(experiment="mlp_l2", name="adam", preset="smoke", dataset="synthetic_cifar10",
-                model={"name": "mlp", "regularizer": "l2", "l2": 5e-4, "hidden": 32},
-                optimizer={"name": "adam", "learning_rate": 1e-3}, epochs=3, batch_size=32, log_every=2)
-    base.update(changes)
-    return Spec.from_dict(base)
-
-
-def wait_for(predicate, timeout: float, step: float = 0.25, what: str = "it"):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # --- without a cluster: how Ray's word and the folder's combine --------------------------------
@@ -178,7 +160,7 @@ def test_ray_runs_stream_cancel_and_leave_correct_folders(ray_address, runs_dir,
         jobs.pump()
         seen = epoch_lines(cancelled)
         return seen if seen and ray_jobs.status(cancelled)["ray_status"] == "RUNNING" else 0
-    wait_for(streaming, 180, what="the second run's first epochs, while its Ray job runs")
+    wait_for(streaming, 180, 0.25, what="the second run's first epochs, while its Ray job runs")
     jobs.cancel(cancelled.name)
 
     def ended():
@@ -192,7 +174,7 @@ def test_ray_runs_stream_cancel_and_leave_correct_folders(ray_address, runs_dir,
     run = runs.read_run(done, "live")
     assert list(run.epochs()["epoch"]) == [1, 2, 3] and run.status["epoch"] == 3
     assert run.provenance["ended"] and run.provenance["backend"]
-    assert wait_for(lambda: ray_jobs.status(done)["ray_status"] == "SUCCEEDED", 30, what="Ray's SUCCEEDED")
+    assert wait_for(lambda: ray_jobs.status(done)["ray_status"] == "SUCCEEDED", 30, 0.25, what="Ray's SUCCEEDED")
     assert ray_jobs.status(done)["state"] == "finished"
     assert "dlcore.train" in ray_jobs.logs(done)
     assert list((done / "tensorboard").glob("events.out.tfevents.*"))
@@ -203,7 +185,7 @@ def test_ray_runs_stream_cancel_and_leave_correct_folders(ray_address, runs_dir,
     assert 1 <= len(epochs) < 300 and list(epochs["epoch"]) == list(range(1, len(epochs) + 1))
     assert run.status["epoch"] == len(epochs) and run.cut_short
     assert checkpoints.latest_checkpoint(cancelled)[0] == len(epochs)  # resume continues from there
-    assert wait_for(lambda: ray_jobs.status(cancelled)["ray_status"] in ray_jobs.TERMINAL, 30,
+    assert wait_for(lambda: ray_jobs.status(cancelled)["ray_status"] in ray_jobs.TERMINAL, 30, 0.25,
                     what="the cancelled job to end on Ray")
     assert ray_jobs.status(cancelled)["state"] == "cancelled"
 

@@ -122,6 +122,8 @@ FILES = ("spec.json", "status.json", "provenance.json")
 
 def mutated(obj: dict, draw) -> dict:
     """`obj` with some fields replaced by any JSON value, and some dropped."""
+    if not isinstance(obj, dict) or not obj:  # (a line spoilt earlier may be any JSON, {} included)
+        return obj
     out = dict(obj)
     for key in draw(st.lists(st.sampled_from(sorted(obj)), max_size=3, unique=True)):
         if draw(st.booleans()):
@@ -149,7 +151,7 @@ def damaged_folders(draw):
         elif kind == "absent":
             (path / name).unlink()
     lines = (path / "metrics.jsonl").read_text().splitlines()
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(draw(st.integers(0, 3)) if lines else 0):  # (an empty file has no line to spoil)
         i = draw(st.integers(0, len(lines) - 1))
         kind = draw(st.sampled_from(["mutate", "json", "bytes"]))
         if kind == "mutate" and lines[i].startswith("{"):

@@ -1,33 +1,16 @@
 """The worker: it trains, streams, cancels, dies, resumes — and says so on disk."""
 import os
 import signal
-import time
 
 import numpy as np
 import pytest
 
 from dlcore.engine import jobs, runs
 from dlcore.engine import worker
-from dlcore.engine.experiments import Spec, SpecError
+from dlcore.engine.experiments import SpecError
+from smoke_runs import smoke_spec, wait_for  # tests/smoke_runs.py
 
 pytestmark = pytest.mark.slow
-
-
-def smoke_spec(**changes) -> Spec:
-    base = dict(experiment="mlp_l2", name="adam", preset="smoke", dataset="synthetic_cifar10",
-                model={"name": "mlp", "regularizer": "l2", "l2": 5e-4, "hidden": 32},
-                optimizer={"name": "adam", "learning_rate": 1e-3}, epochs=3, batch_size=32, log_every=2)
-    base.update(changes)
-    return Spec.from_dict(base)
-
-
-def wait_for(predicate, timeout=60.0, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(step)
-    raise AssertionError("timed out waiting")
 
 
 def test_smoke_run_trains_streams_and_records_provenance(runs_dir):

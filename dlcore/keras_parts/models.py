@@ -70,24 +70,34 @@ def _downsample(x, k, bn_momentum):
 
 
 def mini_googlenet(input_shape=(32, 32, 1), num_classes: int = NUM_CLASSES,
-                   bn_momentum: float = 0.99) -> keras.Model:
+                   bn_momentum: float = 0.99, width: float = 1.0) -> keras.Model:
     """MiniGoogLeNet (Zhang et al. 2017's small Inception, used by Smith for CLR).
 
     `bn_momentum` is batch norm's moving-average momentum. Keras's 0.99 needs a few
     hundred iterations before the test-time statistics mean anything; the short
     `class` presets (tens of iterations) use 0.9, or the test accuracy of a
     well-trained net would read as chance.
+
+    `width` scales every convolution's filter count (rounded, at least 1): the same
+    modules and depth, about width² of the arithmetic. 1.0 is the paper's network; the
+    `class` presets use a narrower one so that a run fits a lecture on 2 CPU cores.
     """
+    if not width > 0:
+        raise ValueError(f"width must be a positive multiplier of the filter counts, not {width!r}")
+
+    def k(filters: int) -> int:
+        return max(1, round(filters * width))
+
     inputs = keras.Input(shape=input_shape)
-    x = _conv_bn_relu(inputs, 96, 3, bn_momentum=bn_momentum)
-    x = _inception(x, 32, 32, bn_momentum)
-    x = _inception(x, 32, 48, bn_momentum)
-    x = _downsample(x, 80, bn_momentum)
+    x = _conv_bn_relu(inputs, k(96), 3, bn_momentum=bn_momentum)
+    x = _inception(x, k(32), k(32), bn_momentum)
+    x = _inception(x, k(32), k(48), bn_momentum)
+    x = _downsample(x, k(80), bn_momentum)
     for k1, k3 in ((112, 48), (96, 64), (80, 80), (48, 96)):
-        x = _inception(x, k1, k3, bn_momentum)
-    x = _downsample(x, 96, bn_momentum)
-    x = _inception(x, 176, 160, bn_momentum)
-    x = _inception(x, 176, 160, bn_momentum)
+        x = _inception(x, k(k1), k(k3), bn_momentum)
+    x = _downsample(x, k(96), bn_momentum)
+    x = _inception(x, k(176), k(160), bn_momentum)
+    x = _inception(x, k(176), k(160), bn_momentum)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.5)(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)

@@ -1,13 +1,13 @@
 """How well two trained models generalize: final test accuracy and loss, side by side, in numbers
-and in one sentence.
+and in short points.
 
 SPEC Problem 2.3 asks whether growing the batch at a fixed rate (Smith et
 al. 2018) ends as well as decaying the rate does (here: the exp_range CLR
 run). Both runs evaluate the test set after every epoch (after every batch
 size, for the growth run), so the last epoch record holds the final model's
 test loss and accuracy; the gap between test and training loss says how much
-of what was learnt does not carry over. Every number in the sentence comes
-from the runs' metrics files, and the sentence says when the comparison is
+of what was learnt does not carry over. Every number in the points comes
+from the runs' metrics files, and the points say when the comparison is
 not like for like (different presets, an unfinished run).
 
 No Keras here: pages show this instantly from cached runs.
@@ -70,52 +70,44 @@ def comparison_table(named_runs: dict[str, runs.Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def generalization_sentence(growth: runs.Run, clr: runs.Run) -> str:
-    """One data-driven sentence comparing the batch-growth run with the CLR run."""
+def generalization_points(growth: runs.Run, clr: runs.Run) -> list[str]:
+    """The comparison of the batch-growth run with the CLR run as short points (markdown), one
+    claim and its numbers each, every number from the runs' metrics."""
     g, c = final_test_metrics(growth), final_test_metrics(clr)
     if g is None or c is None:
         missing = "the batch-growth run" if g is None else "the CLR run"
-        return f"No comparison yet: {missing} has no finished epoch with a test evaluation."
+        return [f"No comparison yet: {missing} has no finished epoch with a test evaluation."]
+    points = [f"Final test accuracy and loss: batch growth **{g['test_accuracy']:.1%}**, {g['test_loss']:.3f}; "
+              f"CLR **{c['test_accuracy']:.1%}**, {c['test_loss']:.3f}."]
     diff = g["test_accuracy"] - c["test_accuracy"]
     if abs(diff) < SAME_ACCURACY:
-        verdict = f"about the same test accuracy ({abs(diff) * 100:.1f} points apart)"
+        points.append(f"Batch growth: about the same test accuracy ({abs(diff) * 100:.1f} points apart).")
     else:
-        verdict = f"{abs(diff) * 100:.1f} percentage points {'higher' if diff > 0 else 'lower'} test accuracy"
-    sentence = (
-        f"Growing the batch at a fixed rate ended with {g['test_accuracy']:.1%} test accuracy and test loss "
-        f"{g['test_loss']:.3f}, against {c['test_accuracy']:.1%} and {c['test_loss']:.3f} for the CLR run: "
-        f"{verdict}. "
-    )
+        points.append(f"Batch growth: {abs(diff) * 100:.1f} percentage points "
+                      f"{'higher' if diff > 0 else 'lower'} test accuracy.")
     if math.isfinite(g["gap"]) and math.isfinite(c["gap"]):
         better = "generalizes better" if g["gap"] < c["gap"] else "generalizes worse"
-        sentence += (
-            f"Its test loss is {g['gap']:+.3f} from its training loss, against {c['gap']:+.3f} for the CLR run "
-            f"(by that gap, the batch-growth model {better}). "
-        )
+        points.append(f"Test − training loss: {g['gap']:+.3f} for batch growth, {c['gap']:+.3f} for CLR "
+                      f"(by that gap, the batch-growth model {better}).")
     if math.isfinite(g["updates"]) and math.isfinite(c["updates"]) and c["updates"] > 0:
-        sentence += (
-            f"It took {g['updates']:.0f} optimizer updates against the CLR run's {c['updates']:.0f} "
-            f"({g['updates'] / c['updates']:.0%}). "
-        )
-    caveats = []
+        points.append(f"Optimizer updates: {g['updates']:.0f} for batch growth, {c['updates']:.0f} for CLR "
+                      f"({g['updates'] / c['updates']:.0%}).")
     at_chance = [name for name, m in (("batch-growth", g), ("CLR", c))
                  if m["test_accuracy"] < CHANCE_FACTOR / CLASSES]
     if at_chance:
-        caveats.append(
-            f"the {' and '.join(at_chance)} run{'s are' if len(at_chance) > 1 else ' is'} at chance level "
-            f"({1 / CLASSES:.0%} for {CLASSES} classes) on the test set, so this comparison says nothing about "
+        points.append(
+            f"Caution: the {' and '.join(at_chance)} run{'s are' if len(at_chance) > 1 else ' is'} at chance level "
+            f"({1 / CLASSES:.0%} for {CLASSES} classes) on the test set, so this says nothing about "
             "generalization yet (typically a run too short for batch normalization's moving statistics, which "
-            "the test uses, to settle)")
+            "the test uses, to settle).")
     if g["preset"] != c["preset"]:
-        caveats.append(f"the runs used different presets ({g['preset']} and {c['preset']})")
+        points.append(f"Caution: the runs used different presets ({g['preset']} and {c['preset']}).")
     unfinished = [name for name, m in (("batch-growth", g), ("CLR", c)) if m["state"] != "finished"]
     if unfinished:
-        caveats.append(f"the {' and '.join(unfinished)} run is not finished")
+        points.append(f"Caution: the {' and '.join(unfinished)} run is not finished.")
     if "class" in (g["preset"], c["preset"]) or "smoke" in (g["preset"], c["preset"]):
-        caveats.append("a shortened preset's test set is small, so a point or two is noise")
-    if caveats:
-        sentence += "Caution: " + "; ".join(caveats) + "."
-    return sentence.strip()
+        points.append("Caution: a shortened preset's test set is small, so a point or two is noise.")
+    return points
 
 
 def matching_run(target: runs.Run | None, candidates: list[runs.Run]) -> runs.Run | None:

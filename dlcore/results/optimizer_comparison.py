@@ -9,7 +9,7 @@ with dropout. This module answers from the runs themselves:
     and final test accuracy, wall-clock per run and per epoch, a verdict that
     flags a run that diverged or learned nothing);
   - :func:`time_differences` → dropout − L2 per method, per epoch and per run;
-  - :func:`discussion` → the discussion as sentences whose every number and
+  - :func:`discussion` → the discussion as short points whose every number and
     ranking is computed here, so when the runs change the words follow.
 
 It also says which hyper-parameters a run used next to the textbook's
@@ -322,24 +322,38 @@ def results(runs_list: list[runs.Run]) -> list[RunResult]:
     return sorted(found, key=lambda r: (list(EXPERIMENTS).index(r.regularizer), _method_order(r.method)))
 
 
+# What each run learned; where and how long it ran is :func:`run_times_table` (two tables, so that
+# each fits a projector's width at 1024 px).
 RESULT_COLUMNS = ["regularizer", "method", "verdict", "final training loss", "best test accuracy", "best at epoch",
-                  "final test accuracy", "preset", "state", "epochs", "wall-clock (s)",
-                  "s/epoch (median)", "first epoch (s)", "images/s", "hardware", "backend", "source", "run"]
+                  "final test accuracy", "epochs", "preset", "state", "source"]
 
 
 def results_table(found: list[RunResult]) -> pd.DataFrame:
-    """One display row per run (numbers stay numbers; the page formats them)."""
+    """One display row per run: what it learned (numbers stay numbers; the page formats them)."""
     rows = [{
         "regularizer": REGULARIZER_TITLES.get(r.regularizer, r.regularizer), "method": r.title,
-        "preset": r.preset if r.preset == "full" else f"{r.preset} (shortened)", "state": r.state,
-        "epochs": f"{r.epochs_done}/{r.epochs_planned}", "final training loss": r.final_loss,
+        "verdict": r.verdict.kind, "final training loss": r.final_loss,
         "best test accuracy": r.best_test_accuracy, "best at epoch": r.best_epoch,
-        "final test accuracy": r.final_test_accuracy, "verdict": r.verdict.kind,
-        "wall-clock (s)": r.wall_s, "s/epoch (median)": r.epoch_s, "first epoch (s)": r.first_epoch_s,
-        "images/s": r.images_per_s, "hardware": r.hardware, "backend": r.backend, "source": r.source,
-        "run": r.run_id,
+        "final test accuracy": r.final_test_accuracy, "epochs": f"{r.epochs_done}/{r.epochs_planned}",
+        "preset": r.preset if r.preset == "full" else f"{r.preset} (shortened)", "state": r.state,
+        "source": r.source,
     } for r in found]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+# Seconds, all of them (the page's caption says so, so the headers stay short).
+RUN_TIME_COLUMNS = ["regularizer", "method", "wall-clock", "median epoch", "first epoch", "images/s", "hardware",
+                    "backend"]
+
+
+def run_times_table(found: list[RunResult]) -> pd.DataFrame:
+    """One display row per run: its wall-clock, median and first epoch (s), throughput, and where it ran."""
+    rows = [{
+        "regularizer": REGULARIZER_TITLES.get(r.regularizer, r.regularizer), "method": r.title,
+        "wall-clock": r.wall_s, "median epoch": r.epoch_s, "first epoch": r.first_epoch_s,
+        "images/s": r.images_per_s, "hardware": r.hardware, "backend": r.backend,
+    } for r in found]
+    return pd.DataFrame(rows, columns=RUN_TIME_COLUMNS)
 
 
 PROVENANCE_COLUMNS = ["run", "preset", "state", "hardware", "backend", "wall-clock", "started", "ended", "source",
@@ -451,7 +465,14 @@ def concurrent_with(found: list[RunResult]) -> dict[str, int]:
     return out
 
 
-# --- The discussion, in words computed from the numbers ----------------------------------------
+# --- The discussion, in short points computed from the numbers ---------------------------------
+# Each part of the discussion is a heading and its points, one claim with its number each (about a
+# line on a projector). The page lists the parts, so the points become a list under each heading.
+
+def _part(heading: str, points: list[str]) -> str:
+    """A heading and its points as one markdown block (the points as a list nested under it)."""
+    return heading + "".join(f"\n  - {p}" for p in points if p)
+
 
 def _loss(r: RunResult) -> str:
     return f"{r.final_loss:.3f}" if r.final_loss is not None else "—"
@@ -470,67 +491,79 @@ def _signed(x: float, digits: int = 3) -> str:
     return f"{x:+.{digits}f}".replace("-", "−")
 
 
-def _winner_sentence(found: list[RunResult], regularizer: str) -> str | None:
+def _span(lo: str, hi: str, joiner: str = " to ") -> str:
+    """'+0.1 to +0.9', or one value as one value."""
+    return lo if lo == hi else f"{lo}{joiner}{hi}"
+
+
+def _winner_part(found: list[RunResult], regularizer: str) -> str | None:
     group = of(found, regularizer)
     if not group:
         return None
-    title = REGULARIZER_TITLES[regularizer]
+    points = []
     ranked = ranking(found, regularizer)
-    text = f"**With {title}** ({PROBLEMS[regularizer]}), "
     if ranked:
         win = ranked[0]
-        text += f"**{win.title}** reaches the lowest final training loss, {_loss(win)} {_after(win)}"
-        rest = ranked[1:]
-        if rest:
-            text += "; then " + ", ".join(f"{r.title} {_loss(r)}" for r in rest)
-        text += "."
+        points.append(f"Lowest final training loss: **{win.title}**, {_loss(win)} {_after(win)}.")
+        if ranked[1:]:
+            points.append("Then " + ", ".join(f"{r.title} {_loss(r)}" for r in ranked[1:]) + ".")
         if len(ranked) >= 2:
             gap = ranked[1].final_loss - win.final_loss
-            text += f" The margin to the second ({ranked[1].title}) is {gap:.3f}"
-            text += ": a tie at this length." if gap < TIE else "."
+            points.append(f"Margin to the second ({ranked[1].title}): {gap:.3f}"
+                          + (", a tie at this length." if gap < TIE else "."))
     elif all(r.epochs_done == 0 for r in group):
-        text += "no run has finished an epoch yet."
+        points.append("No run has finished an epoch yet.")
     else:
-        text += "no run has a usable training loss."
+        points.append("No run has a usable training loss.")
     for r in group:
         if r.diverged:
-            text += (f" **{r.title} diverged**: {r.verdict.reason}. Its curve stays on the chart, but it is "
-                     "left out of the ranking.")
-            text += _divergence_context(found, r)
+            points.append(_diverged_point(r))
+            points.append("Its curve stays on the chart; it is left out of the ranking.")
+            points += _divergence_points(found, r)
         elif r.verdict.kind == "chance":
-            text += f" {r.title}: {r.verdict.reason}."
-    return text
+            points.append(f"{r.title}: {r.verdict.reason}.")
+    return _part(f"**With {REGULARIZER_TITLES[regularizer]}** ({PROBLEMS[regularizer]})", points)
 
 
-def _divergence_context(found: list[RunResult], r: RunResult) -> str:
+def _diverged_point(r: RunResult) -> str:
+    """A diverged run in one line: its final numbers next to guessing's (the whole reason is on the page
+    above the table)."""
+    if r.verdict.since is None or r.final_loss is None or r.final_test_accuracy is None:
+        return f"**{r.title} diverged**: {r.verdict.reason}."
+    return (f"**{r.title} diverged**: at chance since epoch {r.verdict.since} (test accuracy "
+            f"{r.final_test_accuracy:.1%}), final training loss {_loss(r)} (guessing: ln {NUM_CLASSES} = "
+            f"{CHANCE_LOSS:.2f}).")
+
+
+def _divergence_points(found: list[RunResult], r: RunResult) -> list[str]:
     """What the numbers say about a diverged run: the first-epoch spike it shares with the others,
     and, when its loss is exactly that of Keras's probability floor, why it never came back."""
-    text = ""
+    points = []
     others = [o for o in found if o is not r and not o.diverged and o.early_peak_loss is not None]
     if r.early_peak_loss is not None and others:
         peaks = [o.early_peak_loss for o in others]
-        text += (f" In the first epoch the other runs' logged batch losses peaked between {min(peaks):.1f} "
-                 f"and {max(peaks):.1f} (this one's: {r.early_peak_loss:.1f}) and then fell; ")
-        text += ("this one's never did." if r.verdict.since == 1 else
-                 f"this one learned at first and has been at chance since epoch {r.verdict.since}.")
-    acc = r.final_test_accuracy if r.final_test_accuracy is not None else None
+        then = ("this one's never did." if r.verdict.since == 1 else
+                f"this one learned at first and has been at chance since epoch {r.verdict.since}.")
+        points.append(f"First epoch: the other runs' logged batch losses peaked at {value_range(peaks, '.1f')} "
+                      f"(this one's: {r.early_peak_loss:.1f}) and then fell; {then}")
+    acc = r.final_test_accuracy
     if acc is not None and r.final_loss is not None:
         floor = (1 - acc) * FLOOR_LOSS
         if abs(r.final_loss - floor) <= 0.01 * floor:
-            text += (f" Its loss is (1 − {acc:.3f}) × {FLOOR_LOSS:.3f} = {floor:.3f}: every misclassified image "
-                     f"gets probability at Keras's floor of 1e-7 for its true class (a loss of "
-                     f"−ln 1e-7 = {FLOOR_LOSS:.3f}), and below that floor the clipped "
-                     "cross-entropy passes no gradient back, so nothing pulls the network out.")
+            points.append(f"Its loss is (1 − {acc:.3f}) × {FLOOR_LOSS:.3f} = {floor:.3f}: each misclassified image "
+                          "gets probability 1e-7 for its true class.")
+            points.append(f"That is Keras's floor (−ln 1e-7 = {FLOOR_LOSS:.3f}): below it the clipped loss passes no "
+                          "gradient back, so nothing pulls the network out.")
     momentum = r.hparams.get("momentum")
     if momentum:
-        text += (f" A likely cause of the collapse: at the start, while S is still small, every adaptive method steps "
-                 f"by about α or more per weight in the gradient's sign (hence the spikes), and momentum "
-                 f"μ = {momentum:g} keeps adding those steps up, to as much as "
-                 f"1/(1 − μ) = {1 / (1 - momentum):.0f} steps' worth.")
-    return text
+        points.append("A likely cause: while S is small, an adaptive method steps by about α per weight, in the "
+                      "gradient's sign (the spikes).")
+        points.append(f"Momentum μ = {momentum:g} keeps adding those steps up, to as much as "
+                      f"1/(1 − μ) = {1 / (1 - momentum):.0f} steps' worth.")
+    return points
 
 
-def _regularizer_sentence(found: list[RunResult]) -> str | None:
+def _regularizer_part(found: list[RunResult]) -> str | None:
     both = [(a, b) for a, b in pairs(found) if a.verdict.kind == "ok" and b.verdict.kind == "ok"
             and a.final_loss is not None and b.final_loss is not None]
     if not both:
@@ -539,111 +572,122 @@ def _regularizer_sentence(found: list[RunResult]) -> str | None:
     diffs = [b.final_loss - a.final_loss for a, b in both]
     lw, dw = lowest_loss(found, "l2"), lowest_loss(found, "dropout")
     count = f"all {len(both)}" if len(higher) == len(both) and len(both) > 1 else f"{len(higher)} of the {len(both)}"
-    text = (f"**L2 vs dropout, training loss.** Dropout ends with a higher training loss than L2 for "
-            f"{count} methods that learned with both "
-            f"(dropout − L2: from {_signed(min(diffs))} to {_signed(max(diffs))}).")
+    points = [f"Dropout ends with a higher training loss than L2 for {count} methods that learned with both "
+              f"(dropout − L2: {_span(_signed(min(diffs)), _signed(max(diffs)))})."]
     if lw and dw:
-        text += (f" {lw.title} wins with both regularizers." if lw.method == dw.method else
-                 f" The winner changes: {lw.title} with L2, {dw.title} with dropout.")
-    text += (" The two losses do not measure quite the same thing: with L2 the training loss includes the "
-             "penalty λ·Σw² on the hidden kernels, and with dropout it is the loss of a thinned network "
-             "(a random 20 % of the inputs and half of the hidden units switched off at every step), which "
-             "fits the training set less tightly than the whole network does.")
-    return text
+        points.append(f"{lw.title} wins with both regularizers." if lw.method == dw.method else
+                      f"The winner changes: {lw.title} with L2, {dw.title} with dropout.")
+    points.append("With L2, the training loss includes the penalty λ·Σw² on the hidden kernels.")
+    points.append("With dropout, it is the loss of a thinned network (20 % of the inputs and half the hidden units "
+                  "off at each step).")
+    return _part("**L2 vs dropout, training loss**", points)
 
 
-def _accuracy_sentence(found: list[RunResult]) -> str | None:
-    parts = []
+def _accuracy_part(found: list[RunResult]) -> str | None:
+    points = []
     for reg in EXPERIMENTS:
         b = best_test(found, reg)
         if b is not None:
             final = f", {b.final_test_accuracy:.1%} at the end" if b.final_test_accuracy is not None else ""
-            parts.append(f"with {REGULARIZER_TITLES[reg]} {b.title}, {b.best_test_accuracy:.1%} "
-                         f"(epoch {b.best_epoch}{final})")
-    if not parts:
+            points.append(f"Best with {REGULARIZER_TITLES[reg]}: {b.title}, **{b.best_test_accuracy:.1%}** "
+                          f"(epoch {b.best_epoch}{final}).")
+    if not points:
         return None
-    text = "**Test accuracy.** The best test accuracy: " + "; ".join(parts) + "."
     lw, bl = lowest_loss(found, "l2"), best_test(found, "l2")
     dw, bd = lowest_loss(found, "dropout"), best_test(found, "dropout")
     mismatch = [f"{REGULARIZER_TITLES[reg]}" for reg, w, b in (("l2", lw, bl), ("dropout", dw, bd))
                 if w and b and w.method != b.method]
     if mismatch:
-        text += (f" The lowest training loss is not the best test accuracy with {' and '.join(mismatch)}: "
-                 "fitting the training set better is not the same as generalising better.")
-    return text
+        points.append(f"With {' and '.join(mismatch)}, the lowest training loss is not the best test accuracy: "
+                      "fitting better is not generalising better.")
+    return _part("**Test accuracy**", points)
 
 
-def _time_sentence(found: list[RunResult]) -> str | None:
+def _time_part(found: list[RunResult]) -> str | None:
     table = time_differences(found).dropna(subset=["dropout − L2 (%)"])
     if table.empty:
         return None
     pct = table["dropout − L2 (%)"] / 100
     mean = float(pct.mean())
     slower = int((pct > 0).sum())
-    text = (f"**Training time with and without dropout.** Per epoch (median, first epoch with its compilation "
-            f"left out), dropout took {_pct(mean)} compared with L2 on average over {len(pct)} method"
-            f"{'s' if len(pct) != 1 else ''} (from {_pct(float(pct.min()))} to {_pct(float(pct.max()))}; "
-            f"slower for {slower} of {len(pct)}).")
+    n = f"{len(pct)} method{'s' if len(pct) != 1 else ''}"
+    points = [f"Per epoch (median, the compiling first epoch left out), dropout took {_pct(mean)} compared with "
+              f"L2, the mean over {n}.",
+              f"Per method: {_span(_pct(float(pct.min())), _pct(float(pct.max())))}; slower for {slower} of "
+              f"{len(pct)}."]
     walls = table["dropout − L2 wall-clock (s)"].dropna()
     if len(walls):
-        text += (f" Over the whole runs the wall-clock changed by {_signed(walls.min(), 1)} s to "
-                 f"{_signed(walls.max(), 1)} s.")
+        points.append(f"Whole runs: the wall-clock changed by "
+                      f"{_span(_signed(walls.min(), 1) + ' s', _signed(walls.max(), 1) + ' s')}.")
     spreads = [s for s in (same_work_spread(found, "l2"), same_work_spread(found, "dropout")) if s is not None]
     noise = max(spreads) if spreads else None
     if noise is not None and abs(mean) <= max(noise, SAME_TIME):
-        text += (f" That is within the spread among runs that do the same work (up to {noise:.1%} between "
-                 "the methods of one regularizer), so these timings cannot resolve dropout's cost: whatever else "
-                 "slows the machine (other processes, runs sharing it) moves an epoch's time more than dropout "
-                 "does.")
+        points.append(f"That is within the spread among runs doing the same work (up to {noise:.1%}): these "
+                      "timings cannot resolve dropout's cost.")
+        points.append("Whatever else slows the machine (other processes, runs sharing it) moves an epoch's time "
+                      "more than dropout does.")
     elif abs(mean) <= SAME_TIME:
-        text += " That is about the same time."
+        points.append("That is about the same time.")
     else:
-        text += f" Dropout made the epochs {'longer' if mean > 0 else 'shorter'}"
-        text += (f", by more than the spread among runs that do the same work ({noise:.1%})." if noise is not None
-                 else ".")
-    text += (" Why it can only be small: dropout adds, per layer and per step, one random number per unit and "
-             "an element-wise multiply in the forward and the backward pass — work proportional to "
-             "batch × units — next to the batch × 3072 × 1000 and batch × 1000 × 1000 multiply-adds of the "
-             "dense layers, and the test evaluation runs without it. Where dropout costs time is in epochs: "
-             "each step trains a different thinned network, so the training loss falls more slowly and more "
-             "epochs are needed to reach a given loss.")
-    return text
+        points.append(f"Dropout made the epochs {'longer' if mean > 0 else 'shorter'}"
+                      + (f", by more than the spread among runs that do the same work ({noise:.1%})."
+                         if noise is not None else "."))
+    points.append("Why it can only be small: dropout adds one random number and one multiply per unit and step "
+                  "(batch × units).")
+    points.append("The dense layers do batch × 3072 × 1000 and batch × 1000 × 1000 multiply-adds, and the test "
+                  "evaluation runs without dropout.")
+    points.append("Where dropout costs is epochs: each step trains a different thinned network, so the loss falls "
+                  "more slowly.")
+    return _part("**Training time with and without dropout**", points)
 
 
-def sharing_note(found: list[RunResult]) -> str | None:
-    """Say so when runs trained at the same time on one machine (from their start and end times)."""
+def _sharing(found: list[RunResult]) -> tuple[str, str, int] | None:
+    """(who, on which device, with up to how many others) for runs that trained at the same time on
+    one machine (from their start and end times); None when none did."""
     together = concurrent_with(found)
     shared = max(together.values()) if together else 0
     if not shared:
         return None
     n = sum(1 for v in together.values() if v)
-    devices = sorted({r.hardware for r in found if together[r.path]})
     who = f"All {n} runs" if n == len(found) else f"{n} of these {len(found)} runs"
-    return (f"{who} trained at the same time on one {' / '.join(devices)} (their start and end times "
+    return who, " / ".join(sorted({r.hardware for r in found if together[r.path]})), shared
+
+
+def sharing_note(found: list[RunResult]) -> str | None:
+    """Say so when runs trained at the same time on one machine (from their start and end times)."""
+    sharing = _sharing(found)
+    if sharing is None:
+        return None
+    who, devices, shared = sharing
+    return (f"{who} trained at the same time on one {devices} (their start and end times "
             f"overlap: each shared the machine with up to {shared} other{'s' if shared != 1 else ''}), so every "
             "wall-clock includes that sharing: compare them with each other, not with a run that had the "
             "machine to itself.")
 
 
-def _hardware_sentence(found: list[RunResult]) -> str | None:
+def _hardware_part(found: list[RunResult]) -> str | None:
     found = [r for r in found if r.epochs_done]  # a queued run has no hardware yet
     if not found:
         return None
     hardware = sorted({r.hardware for r in found})
     backends = sorted({r.backend for r in found if r.backend})
-    backend = f", {' and '.join(backends)} backend" if backends else ""
-    note = sharing_note(found)
-    text = "**Where the times come from.** " + (
-        note if note else f"{len(found)} run{'s' if len(found) != 1 else ''} on {', '.join(hardware)}{backend}.")
-    if note and backend:
-        text += f" Backend: {' and '.join(backends)}."
+    sharing = _sharing(found)
+    if sharing:
+        who, devices, shared = sharing
+        points = [f"{who} trained at the same time on one {devices}, each sharing it with up to {shared} "
+                  f"other{'s' if shared != 1 else ''}.",
+                  "So every wall-clock includes that sharing: compare them with each other, not with a run that "
+                  "had the machine to itself."]
+    else:
+        points = [f"{len(found)} run{'s' if len(found) != 1 else ''} on {', '.join(hardware)}."]
+    if backends:
+        points.append(f"Backend: {' and '.join(backends)}.")
     firsts = [r.first_epoch_s for r in found if r.first_epoch_s is not None]
     walls = [r.wall_s for r in found if r.wall_s]
     if firsts and walls:
-        text += (f" The first epoch took {value_range(firsts, '.1f')} s (it includes compiling the "
-                 f"model) out of {value_range(walls, '.0f')} s per run, which is why the table gives the "
-                 "median epoch as well as the wall-clock.")
-    return text
+        points.append(f"The first epoch took {value_range(firsts, '.1f')} s (compiling included), of "
+                      f"{value_range(walls, '.0f')} s per run: hence the median epoch in the table.")
+    return _part("**Where the times come from**", points)
 
 
 def value_range(values, fmt: str) -> str:
@@ -652,18 +696,19 @@ def value_range(values, fmt: str) -> str:
     return lo if lo == hi else f"{lo}–{hi}"
 
 
-def _completeness_sentence(found: list[RunResult]) -> str | None:
+def _completeness_part(found: list[RunResult]) -> str | None:
     unfinished = [r for r in found if not r.complete]
     if not unfinished:
         return None
-    listed = ", ".join(f"{REGULARIZER_TITLES[r.regularizer]}/{r.title} at epoch {r.epochs_done} of "
-                       f"{r.epochs_planned} ({r.state})" for r in unfinished)
-    return (f"**Not final.** {len(unfinished)} of {len(found)} runs have not finished: {listed}. The numbers "
-            "are those of the epochs done so far and the ranking may still change.")
+    points = [f"{REGULARIZER_TITLES[r.regularizer]}/{r.title} at epoch {r.epochs_done} of {r.epochs_planned} "
+              f"({r.state})." for r in unfinished]
+    points.append("The numbers are those of the epochs done so far; the ranking may still change.")
+    return _part(f"**Not final.** {len(unfinished)} of {len(found)} runs have not finished", points)
 
 
 def discussion(found: list[RunResult]) -> list[str]:
-    """The discussion of Problem 1.2-1.3 as markdown paragraphs, every number from `found`.
+    """The discussion of Problem 1.2-1.3 as markdown parts, each a bold heading with its points (one
+    claim and its number each) as a nested list; every number from `found`.
 
     `found` should hold one preset (the page groups by preset), so shortened and
     full runs are never ranked together.
@@ -671,7 +716,6 @@ def discussion(found: list[RunResult]) -> list[str]:
     presets = sorted({r.preset for r in found})
     if len(presets) > 1:
         raise ValueError(f"compare one preset at a time, not {', '.join(presets)}")
-    parts = [_completeness_sentence(found), _winner_sentence(found, "l2"), _winner_sentence(found, "dropout"),
-             _regularizer_sentence(found), _accuracy_sentence(found), _time_sentence(found),
-             _hardware_sentence(found)]
+    parts = [_completeness_part(found), _winner_part(found, "l2"), _winner_part(found, "dropout"),
+             _regularizer_part(found), _accuracy_part(found), _time_part(found), _hardware_part(found)]
     return [p for p in parts if p]

@@ -209,6 +209,28 @@ def provenance_table(run: runs.Run) -> pd.DataFrame:
     return pd.DataFrame(kept, columns=["field", "value"])
 
 
+def shared_apart(frame: pd.DataFrame, keep: tuple = ("run",)) -> tuple[list, dict]:
+    """Split a table of runs into the columns that differ between its rows and the values that
+    every row shares: (the columns that differ, {column: the value every row has}).
+
+    A table of five runs that differ only in their optimizer then shows the run and the
+    optimizer, and says the data, model, epochs… once. The `keep` columns (what names a row)
+    are never called shared; in a table of one row every other column is.
+    """
+    shared = {}
+    if len(frame):
+        for column in frame.columns:
+            if column in keep:
+                continue
+            try:
+                same = frame[column].nunique(dropna=False) <= 1
+            except TypeError:  # unhashable cells (lists, dicts) are never called shared
+                same = False
+            if same:
+                shared[column] = frame[column].iloc[0]
+    return [c for c in frame.columns if c not in shared], shared
+
+
 def specs_table(specs: list) -> pd.DataFrame:
     """What a list of experiments.Spec would run, one row each (shown before starting them)."""
     rows = []
