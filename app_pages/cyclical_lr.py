@@ -14,7 +14,7 @@ from typing import NamedTuple
 import altair as alt
 import streamlit as st
 
-from dlcore.engine import experiments, jobs, runs
+from dlcore.engine import experiments, jobs, run_versions, runs
 from dlcore.results import health, tables
 from dlcore.charts import curves
 from ui import charts
@@ -265,8 +265,14 @@ class Bounds(NamedTuple):
 
 def experiment_runs(experiment: str) -> list:
     """Live runs of `experiment` first (the queue pumped), then its cached ones."""
-    found = jobs.live_runs() + runs.list_runs(include_live=False)
+    found = jobs.live_runs() + cached_runs(run_versions.tree_version(runs.cached_root()))
     return [r for r in found if r.spec.get("experiment") == experiment]
+
+
+# The shipped runs, read again only when a file of theirs changed (the tab reads them five times a run).
+@st.cache_data(max_entries=2, show_spinner=False)
+def cached_runs(version: tuple) -> list:
+    return runs.list_runs(include_live=False)
 
 
 def active_ids(runs_list) -> set:
@@ -510,17 +516,28 @@ def draw_range_test(source: str, path: str, marks: dict):
         return
     run = found[0]
     rerun_if_activity_changed("range_test")
-    batches = tables.batches_frame([run])
-    if batches.empty:
+    spec = range_test_spec(run_versions.run_version(run), tuple(marks.items()), run)
+    if spec is None:
         st.info(f"{tables.run_label(run)} has no batch records yet: the first points appear after a few batches.")
         return
-    suggestion, _ = read_suggestion(run)
-    curve = tables.range_test_curve_frame(suggestion, batches)
-    altair_chart(curves.range_test_chart(batches, curve, marks), key="rt_chart")
+    charts.draw_spec(spec, key="rt_chart")
     st.caption(curves.runs_caption([run], "Training loss per logged batch (window mean since the previous "
                                           "record) against its learning rate")
                + " Red lines: the suggested bounds (and yours when you override them).")
     draw_provenance([run])
+
+
+# Built once per range test and bounds (Altair takes half a second over the test's batches), again
+# only when the run's files change (dlcore.engine.run_versions).
+@st.cache_data(max_entries=16, show_spinner=False)
+def range_test_spec(version: tuple, marks: tuple, _run) -> dict | None:
+    """The range test's chart (curves.range_test_chart) as a spec with its data; None without batch records."""
+    batches = tables.batches_frame([_run])
+    if batches.empty:
+        return None
+    suggestion, _ = read_suggestion(_run)
+    curve = tables.range_test_curve_frame(suggestion, batches)
+    return charts.spec_with_tables(curves.range_test_chart(batches, curve, dict(marks)), {})
 
 
 def draw_all_rules(source: str, path: str):

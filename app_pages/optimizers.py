@@ -20,7 +20,7 @@ from ui.tables import draw_table
 from dlcore.results import optimizer_comparison
 from dlcore.core import rules, surfaces
 from ui.dataset_gate import dataset_gate
-from dlcore.charts import training_axes
+from dlcore.charts import legends, training_axes
 from dlcore.results import axes
 from ui.x_axis import axis_ui
 
@@ -184,10 +184,15 @@ def race_frames(race: dict, t: int, paths: pd.DataFrame | None = None):
 # Data by name. The surface's grid and the five whole paths change with the race; what step t
 # shows (the paths up to t, the five points at t, the rule at t) is swapped in per step, so
 # moving the step slider sends a few rows and the browser keeps the charts.
+# The loss chart's legend starts after its y-axis (about 75 px): what is left of its half of the race's
+# width at a 1024 px screen (274 px). In the narrower of two columns (3:2) "RMSProp + Nesterov" was cut.
+LOSS_CHART_PX = 190
+
+
 def method_color(legend: bool = True) -> alt.Color:
     titles = [rules.TITLES[m] for m in rules.METHODS]
     return alt.Color("method:N", scale=alt.Scale(domain=titles, range=COLORS), title="method",
-                     legend=alt.Legend(orient="bottom", columns=2, labelLimit=0) if legend else None)
+                     legend=legends.legend(titles, LOSS_CHART_PX) if legend else None)
 
 
 def race_chart(surface) -> alt.LayerChart:
@@ -205,7 +210,8 @@ def race_chart(surface) -> alt.LayerChart:
             y2="w2_hi:Q",
             color=alt.Color(
                 "level:Q", scale=alt.Scale(scheme="greys", reverse=True), title=["log₁₀(1+L−L_min)"],
-                legend=alt.Legend(orient="bottom"),
+                # Above the map, alone: beside the "at step t" legend its title was cut at 1024 px.
+                legend=alt.Legend(orient="top", gradientLength=120),
             ),
             tooltip=[alt.Tooltip("w1:Q", format=".2f"), alt.Tooltip("w2:Q", format=".2f"), alt.Tooltip("loss:Q", format=".4g")],
         )
@@ -367,7 +373,7 @@ def race_tab(race: dict, settings: dict) -> None:
     paths, inspector, now = race_frames(race, settings["t"], race_paths(*key))
     contours, losses = race_chart_specs(*key)
     shown = step_tables(paths, now, settings["t"])
-    left, right = st.columns([3, 2])
+    left, right = st.columns(2)
     with left:
         charts.draw_spec(contours, shown, width="stretch", key="race_contours")
     with right:

@@ -9,12 +9,15 @@ every couple of seconds without rerunning the rest of the page, and stop once
 nothing they show is running. This page only lays out widgets; the frames,
 charts and captions come from dlcore.charts.curves, tables from dlcore.results.tables.
 """
+import functools
+
+import pandas as pd
 import streamlit as st
 
-from dlcore.engine import experiments, jobs, runs
+from dlcore.engine import experiments, jobs, run_versions, runs
 from dlcore.results import full_run_progress, health, tables
 from dlcore.charts import curves
-from ui.charts import altair_chart
+from ui.charts import draw_spec, spec_with_tables
 from ui.tables import PERCENT, draw_table
 from ui.dataset_gate import dataset_gate
 from ui.claims import draw_claims
@@ -113,6 +116,53 @@ def reread(keys) -> list:
     return [r for r in found if r is not None]
 
 
+# --- Computed from runs, cached (st.cache_data) under the runs' versions ---------------------
+# (dlcore.engine.run_versions: the sizes and modification times of their files.) A page rerun,
+# another run opened, or a live fragment's refresh recomputes only what a changed file changes;
+# the health of 37 runs alone took half a second to judge on every rerun. The runs themselves go
+# in unhashed (a leading _): their version is the key.
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def runs_table(version: tuple, _runs_list) -> pd.DataFrame:
+    return tables.runs_table(_runs_list).rename(columns={"id": "folder"})
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def run_status(version: tuple, _run) -> tuple:
+    """(the run's display row, its health verdict)."""
+    return tables.run_row(_run), health.of_run(_run)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def run_curve_specs(version: tuple, _run) -> dict:
+    """The opened run's charts as Vega-Lite specs with their data (ui.charts.spec_with_tables), by name;
+    {} when it has no metrics yet."""
+    epochs, batches = tables.epochs_frame([_run]), tables.batches_frame([_run])
+    specs = {}
+    if not epochs.empty:
+        specs["loss"] = spec_with_tables(curves.train_val_curves(epochs, "loss"), {})
+        specs["accuracy"] = spec_with_tables(curves.train_val_curves(epochs, "accuracy"), {})
+    if not batches.empty:
+        specs["steps"] = spec_with_tables(curves.loss_vs_step(batches), {})
+    return specs
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def epochs_frame(version: tuple, _runs_list) -> pd.DataFrame:
+    return tables.epochs_frame(_runs_list)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def comparison_spec(version: tuple, metric: str, error: bool, dashed: bool, _runs_list) -> dict:
+    chart = curves.metric_vs_epoch(epochs_frame(version, _runs_list), metric, error=error, dashed_cached=dashed)
+    return spec_with_tables(chart, {})
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def full_run_progress_table(version: tuple, experiment_names) -> pd.DataFrame:
+    return full_run_progress.full_run_progress(experiment_names)
+
+
 # --- Messages -------------------------------------------------------------------------------
 
 def flash(kind: str, text: str):
@@ -189,7 +239,7 @@ def draw_runs_table():
     all_runs = list_all_runs()
     rerun_if_activity_changed(all_runs)
     # Static tables: every column stays on screen at 1024 px (a data grid scrolled the notes away).
-    table = tables.runs_table(all_runs).rename(columns={"id": "folder"})
+    table = runs_table(run_versions.versions(all_runs), all_runs)
     # A preset's notes run to a paragraph, which squeezed the column to one word a line and every
     # row to a screen's height: the list shows their start, the opened run shows them whole.
     # A damaged row keeps all of its notes: they say what is wrong.
@@ -208,7 +258,7 @@ def draw_runs_table():
 
 def draw_full_run_progress(experiment_names=None, key="full_progress"):
     """Every full run of the homework, from cached_runs/: epochs done of planned, best test accuracy."""
-    draw_table(full_run_progress.full_run_progress(experiment_names),
+    draw_table(full_run_progress_table(run_versions.tree_version(runs.cached_root()), experiment_names),
                {"fraction done": PERCENT, "best test accuracy": PERCENT})
     st.caption("The full runs are trained on lent GPU machines, a lease at a time (README, \"Full-length runs "
                "on a lent GPU machine\"). A run cut short keeps the checkpoint of its last finished epoch in "
@@ -263,7 +313,7 @@ def draw_run(source: str, path: str):
 
 
 def draw_run_status(run):
-    row = tables.run_row(run)
+    row, verdict = run_status(run_versions.run_version(run), run)
     st.progress(row["progress"], text=f"{run.title} · {row['state']} · epoch {row['epoch']}")
     cols = st.columns(4)
     cols[0].metric("ETA", row["ETA"] or None)
@@ -272,7 +322,6 @@ def draw_run_status(run):
     cols[3].metric("hardware", row["hardware"])
     if run.status.get("error"):
         st.error(f"This run failed: {run.status['error']}")
-    verdict = health.of_run(run)
     if verdict.failed:
         st.error(f"**{verdict.kind.capitalize()}**: {verdict.reason}. Likely cause: {verdict.cause}.",
                  icon=":material/warning:")
@@ -285,21 +334,21 @@ def draw_run_status(run):
 
 
 def draw_run_curves(run):
-    epochs, batches = tables.epochs_frame([run]), tables.batches_frame([run])
-    if epochs.empty and batches.empty:
+    specs = run_curve_specs(run_versions.run_version(run), run)
+    if not specs:
         st.info("No metrics yet: the first points appear after a few batches.")
         return
     key = run.path.name
     left, right = st.columns(2)
-    if not epochs.empty:
+    if "loss" in specs:
         with left:
-            altair_chart(curves.train_val_curves(epochs, "loss"), key=f"runs_loss_{key}")
+            draw_spec(specs["loss"], key=f"runs_loss_{key}")
         with right:
-            altair_chart(curves.train_val_curves(epochs, "accuracy"), key=f"runs_accuracy_{key}")
+            draw_spec(specs["accuracy"], key=f"runs_accuracy_{key}")
     else:
         st.info("No finished epoch yet: the batch curve below streams within the epoch.")
-    if not batches.empty:
-        altair_chart(curves.loss_vs_step(batches), key=f"runs_steps_{key}")
+    if "steps" in specs:
+        draw_spec(specs["steps"], key=f"runs_steps_{key}")
     st.caption(curves.runs_caption([run], "Training and validation curves (per epoch) and batch loss (each "
                                           "point the mean over the batches since the previous one)"))
 
@@ -321,7 +370,9 @@ def actions_ui(run):
             st.error(str(err))
         else:
             flash("success", f"Resumed {run.title} from its last checkpoint.")
-    cols[1].download_button("Metrics as CSV", tables.metrics_csv(run), file_name=f"{run.path.name}.csv",
+    # The CSV is written when the button is pressed (Streamlit calls the function then): every record
+    # of a full run takes longer than the rest of opening it.
+    cols[1].download_button("Metrics as CSV", functools.partial(tables.metrics_csv, run), file_name=f"{run.path.name}.csv",
                             mime="text/csv", icon=":material/download:", on_click="ignore", key="runs_csv")
     if live and run.state not in runs.ACTIVE:
         sure = cols[2].checkbox("Yes, delete this run", key=f"runs_delete_sure_{run.path.name}")
@@ -358,7 +409,8 @@ def compare_ui(all_runs, chosen):
 def draw_comparison(keys):
     compared = reread(keys)
     rerun_if_activity_changed(compared)
-    frame = tables.epochs_frame(compared)
+    version = run_versions.versions(compared)
+    frame = epochs_frame(version, compared)
     metrics = tables.available_metrics(frame)
     if not metrics:
         st.info("None of these runs has finished an epoch yet.")
@@ -374,8 +426,7 @@ def draw_comparison(keys):
     if axis.x != "epoch" or axis.smoothing > 0:
         draw_epoch_curves(compared, metric, axis, "runs_compare_axis_chart", error=error)
     else:
-        chart = curves.metric_vs_epoch(frame, metric, error=error, dashed_cached=dashed)
-        altair_chart(chart, key="runs_compare_chart")
+        draw_spec(comparison_spec(version, metric, error, dashed, compared), key="runs_compare_chart")
     for sentence in health.flagged(compared, tables.run_labels(compared)):
         st.warning(sentence, icon=":material/warning:")
     st.caption(curves.runs_caption(compared, curves.metric_title(metric, error).capitalize() + " per epoch"))

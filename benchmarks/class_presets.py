@@ -185,7 +185,11 @@ def main(argv=None) -> int:
               f"{fmt(f.get('val_loss'), '10.3g'):>10s} {fmt(f.get('val_accuracy'), '8.1%'):>8s} "
               f"{fmt(f.get('images_per_s'), '6.0f'):>6s}  {'yes' if shows else 'NO'}: {why}", flush=True)
         measured[key] = {"seconds": round(s, 1), "images_per_s": f.get("images_per_s"),
-                         "val_accuracy": f.get("val_accuracy"), "spec": spec.to_dict()}
+                         "val_accuracy": f.get("val_accuracy"), "load_average": load_average(),
+                         "spec": spec.to_dict()}
+        if str(args.timings) != "-" and args.preset == "class":
+            # After every run: a benchmark stopped part-way keeps what it has measured.
+            write_timings(args.timings, {key: measured[key]}, when, machine(), f"{start_load}, {load_average()}")
     print()
     for page, exps in PAGES.items():
         keys = [k for k in seconds if k.split("/")[0] in exps]

@@ -6,6 +6,9 @@ tabs, the test takes a screenshot (into the test's temp folder, or $BROWSER_SHOT
 checks the layout facts that matter in class:
   - no table is wider than its box (a horizontal scrollbar hides columns);
   - no chart is under 250 px tall;
+  - no legend label or legend title is cut at a chart's right edge or shortened with '…' (Vega lays a
+    legend out at the width its labels need and clips it at the chart's edge). Checked in the charts
+    Streamlit renders as SVG; a chart drawn on a canvas (the race's contour map) has no text to measure;
   - no request goes to any host other than the app's own (the app must work offline).
 And the race settings of the Optimizers page travel in the URL.
 """
@@ -36,11 +39,22 @@ STILL_TOO_WIDE: set[tuple[str, int]] = set()
 
 pytestmark = pytest.mark.browser
 
-# What the page measures: every visible chart's height, every visible table that is wider than its box.
+# What the page measures: every visible chart's height, every visible table that is wider than its box,
+# every legend text of a visible (SVG) chart that reaches past the chart's right edge or ends in '…'.
 LAYOUT_JS = """() => {
   const shown = el => el.offsetParent !== null && el.getBoundingClientRect().height > 0;
   const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].filter(shown)
     .map(el => Math.round(el.getBoundingClientRect().height));
+  const cut = [];
+  for (const el of [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].filter(shown)) {
+    const svg = el.querySelector('svg.marks');
+    if (!svg) continue;
+    const edge = Math.min(svg.getBoundingClientRect().right, el.getBoundingClientRect().right);
+    for (const t of svg.querySelectorAll('.role-legend-label text, .role-legend-title text')) {
+      const r = t.getBoundingClientRect();
+      if (r.width > 0 && (r.right > edge + 1 || t.textContent.endsWith('…'))) cut.push(t.textContent);
+    }
+  }
   const wide = [];
   for (const el of [...document.querySelectorAll('[data-testid="stDataFrame"]')].filter(shown)) {
     const s = el.querySelector('.dvn-scroller');
@@ -52,7 +66,7 @@ LAYOUT_JS = """() => {
     const need = Math.max(t.scrollWidth, t.getBoundingClientRect().width, el.scrollWidth);
     if (need > box + 1) wide.push(`table ${Math.round(need)} > ${Math.round(box)} px`);
   }
-  return {charts, wide};
+  return {charts, wide, cut};
 }"""
 # Still running: the status widget shows, or an element is a grey placeholder still.
 RUNNING_JS = ("() => !!document.querySelector('[data-testid=\"stStatusWidget\"], [data-testid=\"stSkeleton\"], "
@@ -119,6 +133,7 @@ def test_every_page_fits_the_screen_and_stays_on_this_machine(browser, app_url, 
             where = f"{path or 'home'} at {width} px{', tab ' + name if name else ''}"
             problems += [f"{where}: a chart {h} px tall" for h in layout["charts"] if h < MIN_CHART_PX]
             problems += [f"{where}: {w}" for w in layout["wide"]]
+            problems += [f"{where}: a legend cut at the chart's edge: {text!r}" for text in layout["cut"]]
         assert not problems, "\n".join(problems)
         assert not outside_requests(requests, app_url), outside_requests(requests, app_url)
     finally:

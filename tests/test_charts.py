@@ -295,3 +295,39 @@ def test_the_range_test_axis_stops_just_above_the_bold_curve(read_max, expected)
     raw = pd.Series([1.0, 2.0, 3.0, float("inf")])          # median of the finite ones: 2
     assert curves.range_test_loss_top(raw, pd.Series([0.5, read_max])) == pytest.approx(expected)
     assert curves.range_test_loss_top(pd.Series([float("nan")]), pd.Series([1.0])) is None
+
+
+# --- Legends that stay whole at 1024 px (dlcore.charts.legends) -------------------------------
+from hypothesis import given, strategies as hyp_st  # noqa: E402
+
+from dlcore.charts import legends  # noqa: E402
+
+MLP_LABELS = [f"mlp_dropout/{m} (full, cached)" for m in ("adagrad", "rmsprop", "rmsprop_nesterov", "adadelta", "adam")]
+
+
+def test_the_five_long_mlp_labels_take_one_column_at_1024_px():
+    assert legends.columns_that_fit(MLP_LABELS) == 1
+    assert legends.rows(MLP_LABELS) == 5
+
+
+def test_short_labels_share_rows():
+    assert legends.columns_that_fit(["training", "validation"]) == 2
+    assert legends.rows([]) == 0
+
+
+@given(hyp_st.lists(hyp_st.text(min_size=1, max_size=60), min_size=1, max_size=12),
+       hyp_st.floats(min_value=150, max_value=1400))
+def test_the_columns_of_a_legend_fit_its_width(labels, width):
+    columns = legends.columns_that_fit(labels, width)
+    assert 1 <= columns <= len(labels)
+    widest = legends.SYMBOL_PX + legends.LABEL_CHAR_PX * max(len(label) for label in labels)
+    assert columns == 1 or columns * widest <= width
+    assert legends.rows(labels, width) * columns >= len(labels)
+
+
+def test_run_legends_have_columns_that_fit_and_the_source_legend_sits_above(live_and_cached):
+    frame = tables.epochs_frame(list(live_and_cached))
+    spec = spec_of(curves.metric_vs_epoch(frame, "loss"))
+    legend = spec["encoding"]["color"]["legend"]
+    assert legend["orient"] == "bottom" and legend["columns"] == legends.columns_that_fit(frame["label"].unique())
+    assert spec["encoding"]["strokeDash"]["legend"]["orient"] == "top"

@@ -226,3 +226,20 @@ def test_the_page_opens_on_the_newest_finished_full_run(roots):
         (path / "status.json").write_text(json.dumps({**status, "ended": ended}))
     at = open_page()
     assert at.selectbox(key="runs_open").value == str(newer)
+
+
+def test_a_run_that_writes_again_is_shown_anew_though_its_table_and_curves_are_cached(three_runs, tmp_path):
+    at = open_page()
+    assert runs_table(at)["epoch"][0] == "2/4"
+    steps_before = [s for s in chart_specs(at) if s["encoding"]["x"]["field"] == "epoch"]
+    # The running run finishes its third epoch: its files change, so the cached rows and charts do too.
+    later = runfolders.live_run(tmp_path, "mlp_l2", "rmsprop", "running", done=3, partial=0,
+                                stamp="20250304-110000-bbbbbb")
+    for name in ("status.json", "metrics.jsonl"):
+        (three_runs["running"] / name).write_bytes((later / name).read_bytes())
+    at.run()
+    assert not at.exception, at.exception
+    assert runs_table(at)["epoch"][0] == "3/4"
+    assert "epoch 3" in at.get("progress")[0].proto.text
+    assert steps_before  # the opened (running) run's per-epoch curves were drawn before, and are again
+    assert [s for s in chart_specs(at) if s["encoding"]["x"]["field"] == "epoch"]

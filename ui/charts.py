@@ -23,7 +23,9 @@ def vega_lite_spec(chart) -> tuple[dict, dict[str, pd.DataFrame]]:
     records = chart.datasets if chart.datasets is not alt.Undefined else {}
     bare = chart.copy(deep=False)
     bare.datasets = alt.Undefined
-    spec = bare.to_dict()
+    # Not validated against the schema here (a tenth of a second for the Runs page's three charts):
+    # tests/test_charts.py validates every builder's spec.
+    spec = bare.to_dict(validate=False)
     view = spec.get("config", {}).get("view", {})
     for name, value in _THEME_VIEW.items():
         if view.get(name) == value:

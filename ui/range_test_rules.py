@@ -18,6 +18,7 @@ from dlcore.charts import finder
 from dlcore.core import lr_finder_rules
 from dlcore.engine import runs
 from dlcore.results import tables
+from ui.charts import draw_spec, spec_with_tables
 from ui.tables import draw_table
 
 RESAMPLES = 60
@@ -62,6 +63,17 @@ def reading(source: str, path: str, others: tuple, stamp: tuple) -> dict:
             "notes": notes, "error": None}
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def rules_chart_specs(source: str, path: str, others: tuple, stamp: tuple) -> tuple[dict, dict]:
+    """The two charts of :func:`reading` (finder.range_test_rules_charts) as specs with their data:
+    Altair builds them once per reading (half a second), not on every open of the tab."""
+    found = reading(source, path, others, stamp)
+    run = runs.read_run(pathlib.Path(path), source)
+    curve_chart, band_chart = finder.range_test_rules_charts(run.batches(), found["curve"], found["rows"],
+                                                             found["band"])
+    return spec_with_tables(curve_chart, {}), spec_with_tables(band_chart, {})
+
+
 def sibling_tests(run, tests: list) -> tuple:
     """Finished range tests like `run` (same mode and preset) but with another seed: ((source, path), …)."""
     def kind(r):
@@ -87,10 +99,9 @@ def draw_range_test_rules(run, tests: list, key: str = "rt_rules") -> None:
     if found.get("error"):
         st.info(f"No rule can read {tables.run_label(run)} yet: {found['error']}.")
         return
-    curve_chart, band_chart = finder.range_test_rules_charts(run.batches(), found["curve"], found["rows"],
-                                                             found["band"])
-    st.altair_chart(curve_chart, key=f"{key}_chart")
-    st.altair_chart(band_chart, key=f"{key}_bands")
+    curve_spec, band_spec = rules_chart_specs(run.source, str(run.path), sibling_tests(run, tests), _stamp(str(run.path)))
+    draw_spec(curve_spec, key=f"{key}_chart")
+    draw_spec(band_spec, key=f"{key}_bands")
     table = pd.DataFrame(found["rows"])[["title", "lr", "low", "high", "decades", "how"]]
     draw_table(table.rename(columns={"title": "rule", "lr": "suggests", "low": "band from", "high": "to",
                                      "decades": "band (decades)", "how": "the rule in one sentence"}),

@@ -26,6 +26,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from dlcore.charts import legends
 from dlcore.engine import runs
 from dlcore.results import tables
 
@@ -94,8 +95,7 @@ def _datasets(chart, **frames: pd.DataFrame):
 def _colour(frame: pd.DataFrame) -> alt.Color:
     # The domain in frame order keeps each run's colour fixed while live runs grow.
     domain = list(dict.fromkeys(frame["label"])) if len(frame) else []
-    return alt.Color("label:N", title="run", scale=alt.Scale(domain=domain),
-                     legend=alt.Legend(orient="bottom", columns=2, labelLimit=400))
+    return alt.Color("label:N", title="run", scale=alt.Scale(domain=domain), legend=legends.legend(domain))
 
 
 def metric_title(metric: str, error: bool = False) -> str:
@@ -136,8 +136,7 @@ def metric_vs_epoch(frame: pd.DataFrame, metric: str = "loss", error: bool = Fal
     )
     if dashed_cached:
         encoding.update(
-            strokeDash=alt.StrokeDash("source:N", title="source", scale=SOURCE_DASH,
-                                      legend=alt.Legend(orient="bottom", symbolType="stroke")),
+            strokeDash=alt.StrokeDash("source:N", title="source", scale=SOURCE_DASH, legend=legends.source_legend()),
             opacity=alt.condition(alt.datum.source == "cached", alt.value(CACHED_OPACITY), alt.value(1.0)))
     chart = alt.Chart(_named(view)).mark_line(point=True).encode(**encoding).properties(height=HEIGHT)
     return _datasets(_zoom(chart, view), **{view: data})

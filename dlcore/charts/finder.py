@@ -16,11 +16,14 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from dlcore.charts import legends
 from dlcore.core import lr_finder_rules
 
 HEIGHT = 300
 ROW = 26                                     # one band's row
-TITLE_ROOM, AXIS_ROOM, LEGEND_ROOM = 50, 50, 70  # pixels Streamlit's element height must also hold
+TITLE_ROOM, AXIS_ROOM = 50, 50  # pixels Streamlit's element height must also hold
+# The rules' legend: its title and rows (as many columns as fit, see dlcore.charts.legends).
+LEGEND_ROOM = 30 + 22 * legends.rows(list(lr_finder_rules.RULE_TITLES.values()))
 # One colour per rule, the same on the curve, the bands and the page's table.
 RULE_COLOURS = {
     "valley": "#1b9e77", "steep": "#d95f02", "minimum": "#7570b3", "slide": "#e7298a",
@@ -34,7 +37,7 @@ Y_LABELS = 170
 def _rule_colour(legend: bool = True) -> alt.Color:
     titles = [lr_finder_rules.RULE_TITLES[r] for r in lr_finder_rules.RULES]
     return alt.Color("title:N", title="rule", scale=alt.Scale(domain=titles, range=list(RULE_COLOURS.values())),
-                     legend=alt.Legend(orient="bottom", columns=3, labelLimit=300) if legend else None)
+                     legend=legends.legend(titles) if legend else None)
 
 
 def rules_frame(rows: list[dict]) -> pd.DataFrame:

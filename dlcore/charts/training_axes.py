@@ -12,6 +12,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from dlcore.charts import legends
 from dlcore.results import axes
 
 HEIGHT = 300
@@ -36,8 +37,7 @@ def x_encoding(x: str, field: str) -> alt.X:
 
 def _colour(frame: pd.DataFrame) -> alt.Color:
     domain = list(dict.fromkeys(frame["label"])) if len(frame) else []
-    return alt.Color("label:N", title="run", scale=alt.Scale(domain=domain),
-                     legend=alt.Legend(orient="bottom", columns=2, labelLimit=400))
+    return alt.Color("label:N", title="run", scale=alt.Scale(domain=domain), legend=legends.legend(domain))
 
 
 def _curves(data: pd.DataFrame, field: str, value: str, title: str, x: str, smoothing: float,
@@ -49,7 +49,7 @@ def _curves(data: pd.DataFrame, field: str, value: str, title: str, x: str, smoo
             alt.Tooltip("smoothed:Q", title="smoothed", format=".4g")]
     common = {"x": x_encoding(x, field), "color": _colour(data), "order": f"{field}:Q",
                   "strokeDash": alt.StrokeDash("source:N", title="source", scale=SOURCE_DASH,
-                                            legend=alt.Legend(orient="bottom", symbolType="stroke"))}
+                                               legend=legends.source_legend())}
     y = alt.Y(f"{value}:Q", title=title, scale=alt.Scale(type="log" if log_y else "linear", zero=False))
     zoom = alt.selection_interval(bind="scales", encodings=["x"], name=f"{view}_zoom")
     if smoothing > 0:
@@ -63,8 +63,9 @@ def _curves(data: pd.DataFrame, field: str, value: str, title: str, x: str, smoo
         layers = [alt.Chart(data).mark_line(point=len(data) <= 200).encode(y=y, tooltip=tips, **common)
                   .add_params(zoom)]
         subtitle = "as logged, no smoothing"
-    # Streamlit sizes the whole element to the spec's height: room for the title and the legend's rows.
-    legend_rows = -(-data["label"].nunique() // 2) + 1 if len(data) else 0
+    # Streamlit sizes the whole element to the spec's height: room for the title, the source legend
+    # above the plot and the runs' legend rows under it.
+    legend_rows = legends.rows(list(dict.fromkeys(data["label"]))) + 1 if len(data) else 0
     return alt.layer(*layers).properties(
         height=HEIGHT + 110 + 24 * legend_rows, name=view, title=alt.TitleParams(title, subtitle=subtitle, anchor="start", fontSize=13))
 
